@@ -1,0 +1,3 @@
+"""rayqa: audiovisual quality control for video catalogues on Ray."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,158 @@
+"""The ``rayqa`` command line. Exit codes: 0 scan completed (failed items included), 2 input
+refused (bad manifest, arguments or config, with a message), 1 internal error."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from pathlib import Path
+
+EXIT_OK, EXIT_INTERNAL, EXIT_REFUSED = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse exits 2 already; keep the message on one line
+        self.print_usage(sys.stderr)
+        print(f"rayqa: error: {message}", file=sys.stderr)
+        sys.exit(EXIT_REFUSED)
+
+
+def add_scan_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--manifest", required=True, help="Parquet, CSV or JSONL with item_id, uri[, captions_uri]")
+    p.add_argument("--output", required=True, help="output folder (findings/, items/, run.json); resumes a scan there")
+    p.add_argument("--detectors", default=None, help="comma-separated detector names (default: all)")
+    p.add_argument("--config", default=None, help="TOML file overriding thresholds and resources")
+    p.add_argument("--address", default=None,
+                   help="Ray cluster address ('auto' for a running cluster; default: RAY_ADDRESS or a local Ray)")
+    p.add_argument("--rescan", action="store_true", help="start over instead of resuming")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from rayqa import __version__
+
+    parser = _Parser(prog="rayqa", description="Audiovisual quality control for video catalogues, on Ray.")
+    parser.add_argument("--version", action="version", version=f"rayqa {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("scan", help="scan a catalogue manifest and write Parquet findings")
+    add_scan_arguments(p)
+
+    p = sub.add_parser("demo", help="make a small demo catalogue with known defects, scan it, print a table")
+    p.add_argument("--workdir", default="demo_out", help="where the catalogue and the scan go (default: demo_out)")
+    p.add_argument("--address", default=None)
+
+    p = sub.add_parser("models", help="the MLflow model registry (rayqa-<detector>@champion)")
+    msub = p.add_subparsers(dest="models_command", required=True, parser_class=_Parser)
+    msub.add_parser("list", help="registered rayqa models, versions and aliases")
+    b = msub.add_parser("bootstrap", help="register the shipped weights in models/ into an empty registry")
+    b.add_argument("--models-dir", default=None)
+    pr = msub.add_parser("promote", help="point NAME@champion at VERSION")
+    pr.add_argument("name", help="rayqa-<detector> or <detector>")
+    pr.add_argument("version")
+
+    p = sub.add_parser("detectors", help="list the detectors with their inputs and default parameters")
+    return parser
+
+
+def cmd_scan(args) -> int:
+    from rayqa.config import ScanConfig
+    from rayqa.pipeline import run_scan
+
+    cfg = ScanConfig.load(args.config)
+    result = run_scan(args.manifest, args.output, detectors=args.detectors, config=cfg, address=args.address,
+                      rescan=args.rescan)
+    print_summary(result)
+    return EXIT_OK
+
+
+def print_summary(result) -> None:
+    import pandas as pd
+
+    items = pd.read_parquet(result.output / "items")
+    findings = pd.read_parquet(result.output / "findings")
+    counts = items["status"].value_counts().to_dict()
+    print()
+    print(f"run {result.run_id}: {len(items)} items ({', '.join(f'{v} {k}' for k, v in counts.items())}); "
+          f"this run scanned {sum(result.counts.values())}, skipped {result.skipped} already done; "
+          f"{result.content_s:.1f} s of content")
+    if len(findings):
+        print("findings by defect: " + ", ".join(f"{k} {v}" for k, v in findings["defect"].value_counts().items()))
+    else:
+        print("no findings")
+    failed = items[items["status"] == "failed"]
+    for _, r in failed.head(20).iterrows():
+        print(f"  failed {r['item_id']}: {r['error']}")
+    print(f"output: {result.output}/findings, {result.output}/items, {result.run_json}")
+
+
+def cmd_models(args) -> int:
+    from rayqa.registry import ModelRegistry
+
+    if args.models_command == "bootstrap":
+        reg = ModelRegistry(models_dir=args.models_dir)
+        done = reg.bootstrap()
+        shipped = reg.shipped()
+        if not shipped:
+            print(f"no shipped weights in {reg.models_dir}; nothing to register")
+        for name, version in done:
+            print(f"registered {name} version {version} as @champion")
+        if shipped and not done:
+            print("registry already has a champion for every shipped model")
+        return EXIT_OK
+    reg = ModelRegistry()
+    if args.models_command == "list":
+        rows = reg.list()
+        if not rows:
+            print(f"no rayqa models registered in {reg.tracking_uri}")
+        for r in rows:
+            alias = f" @{','.join(r['aliases'])}" if r["aliases"] else ""
+            print(f"{r['name']} v{r['version']}{alias}  {r['source']}")
+        return EXIT_OK
+    reg.promote(args.name, args.version)
+    print(f"{args.name if args.name.startswith('rayqa-') else 'rayqa-' + args.name}@champion → version {args.version}")
+    return EXIT_OK
+
+
+def cmd_detectors(args) -> int:
+    from rayqa.detectors import REGISTRY, build
+
+    for det in build(list(REGISTRY)):
+        print(json.dumps(det.describe()))
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from rayqa.config import ConfigError
+    from rayqa.detectors import UnknownDetector
+    from rayqa.manifest import ManifestError
+    from rayqa.registry import RegistryError
+
+    try:
+        if args.command == "scan":
+            return cmd_scan(args)
+        if args.command == "demo":
+            from rayqa.demo import run_demo
+
+            return run_demo(Path(args.workdir), address=args.address)
+        if args.command == "models":
+            return cmd_models(args)
+        if args.command == "detectors":
+            return cmd_detectors(args)
+    except (ManifestError, UnknownDetector, ConfigError, RegistryError) as e:
+        print(f"rayqa: refused: {e}", file=sys.stderr)
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        print("rayqa: interrupted; run the same command again to resume", file=sys.stderr)
+        return EXIT_INTERNAL
+    except Exception:
+        traceback.print_exc()
+        print("rayqa: internal error (see the traceback above)", file=sys.stderr)
+        return EXIT_INTERNAL
+    return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,124 @@
+"""One configuration object for a scan: detector thresholds, decode windows and Ray resources.
+
+Defaults fit a 2-CPU laptop; a TOML file given with ``--config`` overrides any of them, e.g.::
+
+    [decode]
+    window_s = 8.0
+
+    [resources]
+    decode_num_cpus = 1.0
+    detector_pool_max = 16
+
+    [detectors.black_frames]
+    pixel_threshold = 0.12
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot work (unknown key, resources that do not fit the cluster)."""
+
+
+@dataclass
+class DecodeConfig:
+    # Length of the unit of work. Detectors segment inside a window (1 s audio segments, 4 s AV
+    # fragments), so the window must be a multiple of every detector's segment length.
+    window_s: float = 8.0
+    # Items longer than this many windows are still windowed; this only bounds one planning row.
+    max_windows_per_item: int = 200_000
+    # "pyav" reports concealed damage frame by frame; "decord" reports none and falls back to
+    # pyav for a span it gives up on (see rayqa/media.py).
+    video_backend: str = "pyav"
+
+
+@dataclass
+class ResourceConfig:
+    """Ray resources for every stage. Fractions let all stages share a 2-CPU machine."""
+
+    plan_num_cpus: float = 0.25  # probing an item's container header and cutting it into windows
+    decode_num_cpus: float = 0.5  # one decode task (CPU, always)
+    decode_batch_windows: int = 2
+    # Actor pool for the cheap signal-processing detectors, which share one actor.
+    dsp_num_cpus: float = 0.5
+    dsp_batch_windows: int = 4
+    # Each learned detector gets its own pool; on a GPU node it asks for this much GPU.
+    model_num_cpus: float = 0.5
+    model_num_gpus: float = 0.5
+    model_batch_windows: int = 4
+    detector_pool_min: int = 1
+    detector_pool_max: int = 4
+    # Findings are committed to Parquet every N finished items (and at the end).
+    commit_every_items: int = 64
+
+
+@dataclass
+class ScanConfig:
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    resources: ResourceConfig = field(default_factory=ResourceConfig)
+    # Per-detector parameter overrides: {"black_frames": {"pixel_threshold": 0.1}}
+    detectors: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None) -> "ScanConfig":
+        cfg = cls()
+        if path is None:
+            return cfg
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}")
+        try:
+            data = tomllib.loads(p.read_text())
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"config file {p} is not valid TOML: {e}") from e
+        return cfg.merged(data)
+
+    def merged(self, data: dict[str, Any]) -> "ScanConfig":
+        cfg = copy.deepcopy(self)
+        for section, values in data.items():
+            if section == "detectors":
+                if not isinstance(values, dict):
+                    raise ConfigError("[detectors] must be a table of tables")
+                for name, params in values.items():
+                    cfg.detectors.setdefault(name, {}).update(params)
+                continue
+            target = getattr(cfg, section, None)
+            if target is None or not isinstance(values, dict):
+                raise ConfigError(f"unknown config section [{section}]")
+            for key, value in values.items():
+                if not hasattr(target, key):
+                    raise ConfigError(f"unknown config key {section}.{key}")
+                current = getattr(target, key)
+                try:
+                    value = type(current)(value)
+                except (TypeError, ValueError) as e:
+                    raise ConfigError(f"{section}.{key}: expected {type(current).__name__}, got {value!r}") from e
+                setattr(target, key, value)
+        return cfg
+
+    def check_fits(self, cluster_cpus: float, cluster_gpus: float, n_model_pools: int, use_gpu: bool) -> None:
+        """Refuse a plan whose minimum actor reservations leave no CPU for the decode tasks.
+
+        Ray Data waits forever (instead of failing) when actors reserve every CPU, so this is
+        checked before any work starts.
+        """
+        r = self.resources
+        actor_cpus = r.detector_pool_min * (r.dsp_num_cpus + n_model_pools * r.model_num_cpus)
+        needed = actor_cpus + max(r.decode_num_cpus, r.plan_num_cpus)
+        if needed > cluster_cpus + 1e-9:
+            raise ConfigError(
+                f"resources do not fit the cluster: detector pools reserve {actor_cpus:g} CPUs and a decode "
+                f"task needs {r.decode_num_cpus:g}, but the cluster has {cluster_cpus:g} CPUs; lower "
+                "resources.*_num_cpus or resources.detector_pool_min"
+            )
+        if use_gpu and n_model_pools and r.detector_pool_min * n_model_pools * r.model_num_gpus > cluster_gpus + 1e-9:
+            raise ConfigError(
+                f"GPU pools need {r.detector_pool_min * n_model_pools * r.model_num_gpus:g} GPUs, cluster has {cluster_gpus:g}"
+            )

@@ -1,0 +1,37 @@
+"""The detector registry: the scan, the service and the tests iterate over this one list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rayqa.detectors.audio_silence import AudioSilence
+from rayqa.detectors.base import Detector
+from rayqa.detectors.black_frames import BlackFrames
+from rayqa.detectors.decode_error import DecodeError
+from rayqa.detectors.duration_mismatch import DurationMismatch
+from rayqa.detectors.video_freeze import VideoFreeze
+
+REGISTRY: dict[str, type[Detector]] = {
+    cls.name: cls for cls in (BlackFrames, VideoFreeze, AudioSilence, DecodeError, DurationMismatch)
+}
+
+
+class UnknownDetector(ValueError):
+    pass
+
+
+def parse_names(names: str | list[str] | None) -> list[str]:
+    """``None`` → every detector; otherwise the names given, checked against the registry."""
+    if names is None or names == "" or names == []:
+        return list(REGISTRY)
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        raise UnknownDetector(f"unknown detector(s) {', '.join(unknown)}; known: {', '.join(REGISTRY)}")
+    return list(dict.fromkeys(names))
+
+
+def build(names: list[str], overrides: dict[str, dict[str, Any]] | None = None) -> list[Detector]:
+    overrides = overrides or {}
+    return [REGISTRY[n](**overrides.get(n, {})) for n in names]

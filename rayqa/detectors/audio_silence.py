@@ -1,0 +1,48 @@
+"""Silence: audio whose peak stays below a level (FFmpeg silencedetect's rule)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rayqa.detectors.base import AudioSpec, Detector, Hit, ItemInfo, Window, runs
+
+
+def block_peak_db(samples: np.ndarray, block: int) -> np.ndarray:
+    """Peak level in dBFS of each ``block``-sample block of mono ``samples``."""
+    n = len(samples) // block
+    if n == 0:
+        return np.zeros(0)
+    peaks = np.abs(samples[: n * block].reshape(n, block)).max(axis=1)
+    return 20.0 * np.log10(np.maximum(peaks, 1e-10))
+
+
+class AudioSilence(Detector):
+    name = "audio_silence"
+    defects = ("audio_silence",)
+    audio = AudioSpec(sample_rate=16000, mono=True)
+    version = "1"
+    defaults = {
+        "noise_db": -60.0,  # silencedetect n
+        "min_duration_s": 2.0,  # silencedetect d
+        "block_s": 0.02,
+        "merge_gap_s": 0.05,
+    }
+
+    def detect(self, window: Window, info: ItemInfo) -> list[Hit]:
+        a = window.audio[self.audio.key]
+        block = max(1, int(round(self.params["block_s"] * a.sample_rate)))
+        level = block_peak_db(a.samples[0], block)
+        step = block / a.sample_rate
+        hits = []
+        for i, j in runs(level < self.params["noise_db"]):
+            peak = float(level[i:j].max())
+            hits.append(Hit(
+                "audio_silence", a.start_s + i * step, a.start_s + j * step,
+                float(np.clip(0.5 + (self.params["noise_db"] - peak) / 80.0, 0.5, 1.0)),
+                {"level_db": round(peak, 1)},
+            ))
+        return hits
+
+    def combine_details(self, kept: dict, other: dict) -> dict:
+        # The event's level is its loudest part, so a person can check it against the threshold.
+        return {**kept, "level_db": max(kept.get("level_db", -200.0), other.get("level_db", -200.0))}

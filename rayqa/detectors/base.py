@@ -1,0 +1,218 @@
+"""The one face every detector has.
+
+A detector says what it needs (video frames at a rate and size, audio at a rate), turns one
+decoded window into *hits* (raw time spans), and merges an item's hits into *events* (findings).
+The scan's actor pools and the HTTP service call the same class.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class VideoSpec:
+    """Frames sampled at ``fps`` and scaled to ``width`` x ``height`` (gray or RGB)."""
+
+    fps: float
+    width: int
+    height: int
+    gray: bool = True
+
+    @property
+    def key(self) -> str:
+        return f"video_{self.fps:g}fps_{self.width}x{self.height}_{'gray' if self.gray else 'rgb'}"
+
+
+@dataclass(frozen=True)
+class AudioSpec:
+    """Audio resampled to ``sample_rate``; mono mixes all channels down."""
+
+    sample_rate: int
+    mono: bool = True
+
+    @property
+    def key(self) -> str:
+        return f"audio_{self.sample_rate}hz_{'mono' if self.mono else 'multi'}"
+
+
+@dataclass
+class VideoFrames:
+    times_s: np.ndarray  # presentation time of each frame, seconds from the item's start
+    frames: np.ndarray  # uint8, (N, H, W) gray or (N, H, W, 3) RGB
+    frame_indices: np.ndarray  # index of each frame in the stream at its native rate
+
+
+@dataclass
+class AudioSamples:
+    start_s: float
+    sample_rate: int
+    samples: np.ndarray  # float32 in [-1, 1], shape (channels, N)
+
+
+@dataclass
+class Damage:
+    """A place where the decoder reported damage, or gave up."""
+
+    start_s: float
+    end_s: float
+    stream: str  # "video" / "audio"
+    decoder: str  # which decoder saw it ("pyav", "decord")
+    message: str
+    gave_up: bool = False
+
+
+@dataclass
+class Window:
+    """One decoded span ``[t0, t1)`` of an item: everything a detector sees."""
+
+    item_id: str
+    t0: float
+    t1: float
+    video: dict[str, VideoFrames] = field(default_factory=dict)
+    audio: dict[str, AudioSamples] = field(default_factory=dict)
+    damage: list[Damage] = field(default_factory=list)
+    decoder: str = ""  # who produced the frames ("decord", or "pyav" after a fallback)
+
+
+@dataclass
+class Hit:
+    """A raw span a detector saw in one window, before the item-level merge."""
+
+    defect: str
+    start_s: float
+    end_s: float
+    score: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Hit":
+        return cls(**d)
+
+
+@dataclass
+class ItemInfo:
+    """What probing the container told us about an item."""
+
+    duration_s: float
+    has_video: bool
+    has_audio: bool
+    fps: float | None = None
+    width: int | None = None
+    height: int | None = None
+    video_duration_s: float | None = None
+    audio_duration_s: float | None = None
+    audio_sample_rate: int | None = None
+    audio_channels: int | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    container: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, s: str) -> "ItemInfo":
+        return cls(**json.loads(s))
+
+
+class Detector:
+    """Base class. Subclasses set the class attributes and implement :meth:`detect`."""
+
+    name: ClassVar[str]
+    defects: ClassVar[tuple[str, ...]]
+    video: ClassVar[VideoSpec | None] = None
+    audio: ClassVar[AudioSpec | None] = None
+    # A window must be a multiple of this (1 s audio segments, 4 s AV fragments).
+    segment_s: ClassVar[float] = 1.0
+    # "dsp" detectors share one cheap actor pool; "model" detectors get a pool each (GPU if any).
+    pool: ClassVar[str] = "dsp"
+    version: ClassVar[str] = "1"  # algorithm version for dsp detectors
+    # Parameters with documented defaults; a config's [detectors.<name>] table overrides them.
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, **params: Any):
+        unknown = set(params) - set(self.defaults)
+        if unknown:
+            raise ValueError(f"{self.name}: unknown parameter(s) {', '.join(sorted(unknown))}")
+        self.params = {**self.defaults, **params}
+        self.model_name = "dsp"
+        self.model_version = self.version
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def load(self, model=None, device: str = "cpu") -> None:
+        """Get weights. Learned detectors receive the registry version the run resolved
+        (a :class:`rayqa.registry.ResolvedModel`) and download exactly that; dsp detectors have none."""
+
+    def applies_to(self, info: ItemInfo) -> bool:
+        """Whether the item has the streams this detector needs."""
+        if self.video is not None and not info.has_video:
+            return False
+        if self.audio is not None and not info.has_audio:
+            return False
+        return True
+
+    # -- work ----------------------------------------------------------------------------------
+    def detect(self, window: Window, info: ItemInfo) -> list[Hit]:
+        """Hits in one window."""
+        return []
+
+    def check_item(self, info: ItemInfo) -> list[Hit]:
+        """Hits decided from the item as a whole (stream lengths), once per item."""
+        return []
+
+    def __call__(self, batch: list[tuple[Window, ItemInfo]]) -> list[list[Hit]]:
+        """Hits for a batch of windows; learned detectors override this to batch forward passes."""
+        return [self.detect(w, info) if self.applies_to(info) else [] for w, info in batch]
+
+    def merge(self, hits: list[Hit]) -> list[Hit]:
+        """Merge an item's hits into events: spans closer than ``merge_gap_s`` join, and events
+        shorter than ``min_duration_s`` are dropped. Score is the peak, details the peak's."""
+        gap = float(self.params.get("merge_gap_s", 0.0))
+        min_dur = float(self.params.get("min_duration_s", 0.0))
+        events: list[Hit] = []
+        for h in sorted(hits, key=lambda h: (h.defect, h.start_s)):
+            last = events[-1] if events else None
+            if last is not None and last.defect == h.defect and h.start_s <= last.end_s + gap + 1e-6:
+                last.end_s = max(last.end_s, h.end_s)
+                if h.score > last.score:
+                    last.score, last.details = h.score, self.combine_details(dict(h.details), last.details)
+                else:
+                    last.details = self.combine_details(last.details, h.details)
+                continue
+            events.append(Hit(h.defect, h.start_s, h.end_s, h.score, dict(h.details)))
+        return [e for e in events if e.end_s - e.start_s + 1e-6 >= min_dur]
+
+    def combine_details(self, kept: dict, other: dict) -> dict:
+        """Details of a merged event: by default the peak hit's (``kept``)."""
+        return kept
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "defects": list(self.defects),
+            "model": self.model_name,
+            "model_version": self.model_version,
+            "video": dataclasses.asdict(self.video) if self.video else None,
+            "audio": dataclasses.asdict(self.audio) if self.audio else None,
+            "params": self.params,
+        }
+
+
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Half-open index runs ``[a, b)`` where ``mask`` is true."""
+    if mask.size == 0:
+        return []
+    m = np.concatenate([[False], mask.astype(bool), [False]])
+    d = np.diff(m.astype(np.int8))
+    starts = np.flatnonzero(d == 1)
+    ends = np.flatnonzero(d == -1)
+    return list(zip(starts.tolist(), ends.tolist()))

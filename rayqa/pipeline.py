@@ -1,0 +1,296 @@
+"""The catalogue scan: manifest → windows → decode → detector pools → findings, on Ray Data.
+
+    items ──flat_map: probe + cut into windows──▶ map_batches: decode (CPU tasks)
+          ──▶ map_batches: dsp detectors (one shared actor pool)
+          ──▶ map_batches: one actor pool per learned detector (GPU when the cluster has one)
+          ──▶ driver: merge each finished item's hits into events, commit Parquet parts
+
+Resources and pool sizes come from :class:`rayqa.config.ScanConfig` only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+from rayqa import __version__
+from rayqa.config import ScanConfig
+from rayqa.detectors import build, parse_names
+from rayqa.detectors.base import Detector, ItemInfo
+from rayqa.manifest import passthrough_columns, read_manifest
+from rayqa.output import OutputDir, passthrough_schema
+from rayqa.stages import DecodeStage, DetectStage, hits_of, input_specs, plan_item
+
+log = logging.getLogger("rayqa")
+
+
+def decode_batch(batch: pd.DataFrame, video_specs, audio_specs, backend: str) -> pd.DataFrame:
+    return DecodeStage(video_specs, audio_specs, backend)(batch)
+
+
+def ensure_ray(address: str | None = None) -> None:
+    """Connect to ``address`` (or ``RAY_ADDRESS``, as under ``ray job submit``), else start a local Ray."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    address = address or os.environ.get("RAY_ADDRESS") or None
+    if address == "local":
+        address = None
+    kwargs = dict(address=address, logging_level=logging.WARNING, log_to_driver=True)
+    if address is None:
+        kwargs["include_dashboard"] = False
+    ray.init(**kwargs)
+
+
+def git_commit() -> str | None:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+@dataclass
+class _ItemState:
+    n_windows: int
+    uri: str
+    info: str = ""
+    seen: set = field(default_factory=set)
+    hits: list = field(default_factory=list)
+    errors: list = field(default_factory=list)
+    work_s: float = 0.0
+
+
+class Collector:
+    """Gathers window rows on the driver; an item is merged and committed once all its windows are in.
+
+    Holds only items in flight, so driver memory does not grow with the catalogue.
+    """
+
+    def __init__(self, out: OutputDir, detectors: list[Detector], run_id: str, passthrough: dict[str, dict],
+                 commit_every: int):
+        self.out, self.run_id, self.passthrough, self.commit_every = out, run_id, passthrough, commit_every
+        self.detectors = {d.name: d for d in detectors}
+        self.state: dict[str, _ItemState] = {}
+        self.pending_findings: list[dict] = []
+        self.pending_items: list[dict] = []
+        self.finished: set[str] = set()
+        self.counts: Counter = Counter()
+        self.by_defect: Counter = Counter()
+        self.content_s = 0.0
+
+    def add(self, row: dict) -> None:
+        item_id = row["item_id"]
+        if item_id in self.finished:
+            return  # a retried task delivered this window twice
+        st = self.state.get(item_id)
+        if st is None:
+            st = self.state[item_id] = _ItemState(int(row["n_windows"]), row["uri"])
+        wi = int(row["window_index"])
+        if wi in st.seen:
+            return
+        st.seen.add(wi)
+        st.info = st.info or row["info"]
+        st.work_s += float(row["work_s"])
+        if row["error"]:
+            st.errors.append(row["error"])
+        else:
+            st.hits.extend(hits_of(row["hits"]))
+        if len(st.seen) >= st.n_windows:
+            self._finish(item_id, self.state.pop(item_id))
+
+    def _finish(self, item_id: str, st: _ItemState, error: str | None = None) -> None:
+        info = ItemInfo.from_json(st.info) if st.info else None
+        error = error or (st.errors[0] if st.errors else None)
+        findings = []
+        if error is None:
+            by_det = defaultdict(list)
+            for name, hit in st.hits:
+                by_det[name].append(hit)
+            for name, hits in by_det.items():
+                det = self.detectors[name]
+                for ev in det.merge(hits):
+                    findings.append({
+                        "run_id": self.run_id, "item_id": item_id, "detector": name, "defect": ev.defect,
+                        "start_s": float(ev.start_s), "end_s": float(ev.end_s), "score": float(min(1.0, max(0.0, ev.score))),
+                        "model": det.model_name, "model_version": det.model_version,
+                        "details": json.dumps(ev.details, sort_keys=True, default=str),
+                    })
+            findings.sort(key=lambda f: (f["start_s"], f["detector"]))
+        summary = {
+            "run_id": self.run_id, "item_id": item_id, "uri": st.uri,
+            "status": "failed" if error else "ok", "error": error,
+            "duration_s": info.duration_s if info else None, "fps": info.fps if info else None,
+            "width": info.width if info else None, "height": info.height if info else None,
+            "has_audio": info.has_audio if info else None, "n_findings": len(findings),
+            "av_sync_verdict": None, "av_offset_ms": None, "wall_s": round(st.work_s, 4),
+            **self.passthrough.get(item_id, {}),
+        }
+        self.pending_findings.extend(findings)
+        self.pending_items.append(summary)
+        self.finished.add(item_id)
+        self.counts[summary["status"]] += 1
+        self.by_defect.update(f["defect"] for f in findings)
+        if info and not error:
+            self.content_s += info.duration_s
+        if len(self.pending_items) >= self.commit_every:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending_items:
+            self.out.commit(self.pending_findings, self.pending_items)
+            self.pending_findings, self.pending_items = [], []
+
+    def close(self, expected: dict[str, str]) -> None:
+        """Every expected item gets exactly one row, even one whose windows never all arrived."""
+        for item_id, st in list(self.state.items()):
+            self._finish(item_id, self.state.pop(item_id),
+                         error=f"incomplete: {len(st.seen)} of {st.n_windows} windows were processed")
+        for item_id, uri in expected.items():
+            if item_id not in self.finished:
+                self._finish(item_id, _ItemState(1, uri), error="item produced no output (internal error)")
+        self.flush()
+
+
+@dataclass
+class ScanResult:
+    run_id: str
+    output: Path
+    counts: dict
+    findings_by_defect: dict
+    skipped: int
+    content_s: float
+    run_json: Path
+
+
+def run_scan(manifest: str | os.PathLike, output: str | os.PathLike, detectors: str | list[str] | None = None,
+             config: ScanConfig | None = None, address: str | None = None, rescan: bool = False) -> ScanResult:
+    """Scan every manifest item not already summarised in ``output``. Raises ManifestError,
+    UnknownDetector or ConfigError (input refused) before any work starts."""
+    import ray
+    from mlflow.entities import Metric, Param
+
+    from rayqa.config import ConfigError
+    from rayqa.registry import SCAN_EXPERIMENT, ModelRegistry
+
+    cfg = config or ScanConfig()
+    names = parse_names(detectors)
+    dets = build(names, cfg.detectors)  # checks parameter names up front
+    for d in dets:
+        if (cfg.decode.window_s / d.segment_s) % 1 > 1e-9:
+            raise ConfigError(f"decode.window_s={cfg.decode.window_s:g} is not a multiple of {d.name}'s {d.segment_s:g} s segments")
+    df = read_manifest(manifest)
+    extra = passthrough_columns(df)
+    out = OutputDir(output, passthrough_schema(df, extra))
+    done = out.prepare(rescan)
+    todo = df[~df["item_id"].isin(done)]
+
+    ensure_ray(address)
+    resources = ray.cluster_resources()
+    use_gpu = resources.get("GPU", 0) > 0
+    model_dets = [d for d in dets if d.pool == "model"]
+    dsp_dets = [d for d in dets if d.pool != "model"]
+    cfg.check_fits(resources.get("CPU", 0), resources.get("GPU", 0), len(model_dets), use_gpu)
+
+    registry = ModelRegistry()
+    resolved = {d.name: registry.resolve(d.name) for d in model_dets}  # once per run
+    for d in model_dets:
+        d.model_name, d.model_version = resolved[d.name].name, resolved[d.name].version
+
+    started = datetime.now(timezone.utc)
+    exp_id = registry.experiment_id(SCAN_EXPERIMENT)
+    mlrun = registry.client.create_run(exp_id, run_name=f"scan-{Path(output).name}",
+                                       tags={"rayqa.version": __version__, "rayqa.output": str(out.root)})
+    run_id = mlrun.info.run_id
+    registry.client.log_batch(run_id, params=[
+        Param(k, str(v)[:500]) for k, v in {
+            "manifest": str(Path(manifest).resolve()), "detectors": ",".join(names),
+            "window_s": cfg.decode.window_s, "video_backend": cfg.decode.video_backend, "rescan": rescan,
+            "items_in_manifest": len(df), "items_to_scan": len(todo),
+            **{f"model.{k}": v.uri for k, v in resolved.items()},
+        }.items()])
+
+    passthrough = {r["item_id"]: {c: r[c] for c in extra} for r in todo[["item_id"] + extra].to_dict("records")} if extra else {}
+    collector = Collector(out, dets, run_id, passthrough, cfg.resources.commit_every_items)
+    expected = dict(zip(todo["item_id"], todo["uri"]))
+    status = "FINISHED"
+    try:
+        if len(todo):
+            ds = build_dataset(todo, cfg, dsp_dets, model_dets, resolved, use_gpu)
+            for batch in ds.iter_batches(batch_size=None, batch_format="pandas"):
+                for row in batch.to_dict("records"):
+                    collector.add(row)
+        collector.close(expected)
+    except BaseException:
+        status = "KILLED"
+        collector.flush()
+        raise
+    finally:
+        finished = datetime.now(timezone.utc)
+        all_items = out.read_items() if any(out.items_dir.glob("part-*.parquet")) else pd.DataFrame(columns=["status"])
+        run = {
+            "run_id": run_id, "started_at": started.isoformat(), "finished_at": finished.isoformat(),
+            "rayqa_version": __version__, "git_commit": git_commit(),
+            "manifest": str(Path(manifest).resolve()), "output": str(out.root),
+            "detectors": [{"name": d.name, "model": d.model_name, "model_version": d.model_version} for d in dets],
+            "items": {"total": len(df), "scanned_this_run": sum(collector.counts.values()), "skipped_done": len(done),
+                      **{k: int(v) for k, v in all_items["status"].value_counts().items()}},
+            "items_this_run": dict(collector.counts),
+            "content_seconds_scanned": round(collector.content_s, 3),
+            "findings_this_run_by_defect": dict(collector.by_defect),
+            "mlflow_tracking_uri": registry.tracking_uri, "status": status,
+        }
+        run_json = out.write_run(run)
+        metrics = {"items_ok": collector.counts.get("ok", 0), "items_failed": collector.counts.get("failed", 0),
+                   "items_skipped": len(done), "content_seconds": collector.content_s,
+                   "wall_seconds": (finished - started).total_seconds(),
+                   **{f"findings.{k}": v for k, v in collector.by_defect.items()}}
+        ts = int(time.time() * 1000)
+        registry.client.log_batch(run_id, metrics=[Metric(k, float(v), ts, 0) for k, v in metrics.items()])
+        registry.client.log_artifact(run_id, str(run_json))
+        registry.client.set_terminated(run_id, status=status)
+    return ScanResult(run_id, out.root, dict(collector.counts), dict(collector.by_defect), len(done),
+                      collector.content_s, run_json)
+
+
+def build_dataset(todo: pd.DataFrame, cfg: ScanConfig, dsp_dets: list[Detector], model_dets: list[Detector],
+                  resolved: dict, use_gpu: bool):
+    """The Ray Data plan. Reads top to bottom; every number comes from ``cfg.resources``."""
+    import ray
+
+    r = cfg.resources
+    items = todo[["item_id", "uri"]].to_dict("records")
+    video_specs, audio_specs = input_specs(dsp_dets + model_dets)
+    ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 1000)))
+    ds = ds.flat_map(plan_item, fn_kwargs={"window_s": cfg.decode.window_s,
+                                           "max_windows": cfg.decode.max_windows_per_item}, num_cpus=r.plan_num_cpus)
+    ds = ds.map_batches(decode_batch, fn_kwargs={"video_specs": video_specs, "audio_specs": audio_specs,
+                                                 "backend": cfg.decode.video_backend},
+                        batch_size=r.decode_batch_windows, batch_format="pandas", num_cpus=r.decode_num_cpus)
+    pool = dict(min_size=r.detector_pool_min, max_size=max(r.detector_pool_min, r.detector_pool_max))
+    stages = []
+    if dsp_dets:
+        stages.append(([d.name for d in dsp_dets], r.dsp_num_cpus, 0, r.dsp_batch_windows))
+    for d in model_dets:
+        stages.append(([d.name], r.model_num_cpus, r.model_num_gpus if use_gpu else 0, r.model_batch_windows))
+    for i, (names, cpus, gpus, batch) in enumerate(stages):
+        ds = ds.map_batches(
+            DetectStage,
+            fn_constructor_kwargs={"names": names, "overrides": cfg.detectors,
+                                   "resolved": {n: resolved[n] for n in names if n in resolved},
+                                   "drop_media": i == len(stages) - 1, "device": "cuda" if gpus else "cpu"},
+            compute=ray.data.ActorPoolStrategy(**pool), num_cpus=cpus, num_gpus=gpus,
+            batch_size=batch, batch_format="pandas",
+        )
+    return ds

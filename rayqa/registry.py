@@ -1,0 +1,193 @@
+"""The model registry seam: MLflow's ``rayqa-<detector>@champion``.
+
+A learned detector never reads ``models/`` directly: the scan resolves the champion version once
+per run (on the driver) and every actor downloads exactly that version. An empty registry is first
+filled from the shipped weights in ``models/<detector>/`` (``rayqa models bootstrap``).
+
+The tracking store is ``MLFLOW_TRACKING_URI`` when set, else an embedded SQLite store under
+``$RAYQA_HOME`` (default ``./.rayqa``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+CHAMPION = "champion"
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+SCAN_EXPERIMENT = "rayqa-scans"
+
+
+class RegistryError(RuntimeError):
+    """A model that cannot be resolved, registered or promoted; the message says why."""
+
+
+def rayqa_home() -> Path:
+    home = Path(os.environ.get("RAYQA_HOME") or Path.cwd() / ".rayqa").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    return home
+
+
+def tracking_uri() -> str:
+    uri = os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        return uri
+    return f"sqlite:///{rayqa_home() / 'mlflow.db'}"
+
+
+def default_models_dir() -> Path:
+    return Path(os.environ.get("RAYQA_MODELS_DIR") or PACKAGE_ROOT / "models")
+
+
+def model_name(detector: str) -> str:
+    return f"rayqa-{detector}"
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    detector: str
+    name: str
+    version: str
+    source: str  # the artifact URI the version points at
+    tracking_uri: str
+
+    @property
+    def uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+    def download(self, dst: str | os.PathLike | None = None) -> Path:
+        """Fetch this exact version's files (on whichever node calls it)."""
+        import mlflow
+
+        dst = Path(dst or tempfile.mkdtemp(prefix=f"rayqa-{self.detector}-v{self.version}-"))
+        try:
+            return Path(mlflow.artifacts.download_artifacts(artifact_uri=self.source, dst_path=str(dst),
+                                                            tracking_uri=self.tracking_uri))
+        except Exception as e:  # mlflow raises MlflowException, OSError, ...
+            raise RegistryError(f"cannot download {self.uri} from {self.tracking_uri}: {e}") from e
+
+
+class ModelRegistry:
+    def __init__(self, uri: str | None = None, models_dir: str | os.PathLike | None = None):
+        from mlflow.tracking import MlflowClient
+
+        # Only the client is told the URI: mlflow.set_tracking_uri would also export it to the
+        # environment, and every later ModelRegistry in the process would follow it.
+        self.tracking_uri = uri or tracking_uri()
+        self.models_dir = Path(models_dir) if models_dir else default_models_dir()
+        self.client = MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    # -- experiments ---------------------------------------------------------------------------
+    def experiment_id(self, name: str) -> str:
+        exp = self.client.get_experiment_by_name(name)
+        if exp is not None:
+            return exp.experiment_id
+        location = None
+        if self.tracking_uri.startswith("sqlite:"):
+            # Keep artifacts beside the embedded store instead of in ./mlruns of whatever folder.
+            location = (rayqa_home() / "mlartifacts" / name).as_uri()
+        return self.client.create_experiment(name, artifact_location=location)
+
+    # -- registry ------------------------------------------------------------------------------
+    def shipped(self) -> dict[str, Path]:
+        """Detectors with shipped weights: ``models/<detector>/model.json`` present."""
+        if not self.models_dir.is_dir():
+            return {}
+        return {p.parent.name: p.parent for p in sorted(self.models_dir.glob("*/model.json"))}
+
+    def register(self, detector: str, artifact_dir: str | os.PathLike, *, params: dict | None = None,
+                 metrics: dict | None = None, tags: dict | None = None, alias: str | None = CHAMPION) -> str:
+        """Log ``artifact_dir`` in a run and register it as a new version of ``rayqa-<detector>``."""
+        from mlflow.entities import Metric, Param, RunTag
+        from mlflow.exceptions import MlflowException
+
+        name = model_name(detector)
+        run = self.client.create_run(self.experiment_id(f"rayqa-models-{detector}"), run_name=f"register-{detector}")
+        run_id = run.info.run_id
+        ts = int(time.time() * 1000)
+        self.client.log_batch(
+            run_id,
+            params=[Param(k, str(v)[:500]) for k, v in (params or {}).items()],
+            metrics=[Metric(k, float(v), ts, 0) for k, v in (metrics or {}).items()],
+            tags=[RunTag(k, str(v)) for k, v in {"rayqa.detector": detector, **(tags or {})}.items()],
+        )
+        self.client.log_artifacts(run_id, str(artifact_dir), artifact_path="model")
+        self.client.set_terminated(run_id)
+        source = f"{run.info.artifact_uri}/model"
+        try:
+            self.client.get_registered_model(name)
+        except MlflowException:
+            self.client.create_registered_model(name, description=f"rayqa {detector} detector weights")
+        mv = self.client.create_model_version(name, source=source, run_id=run_id, tags=tags or {})
+        if alias:
+            self.client.set_registered_model_alias(name, alias, mv.version)
+        return str(mv.version)
+
+    def bootstrap(self, detectors: list[str] | None = None) -> list[tuple[str, str]]:
+        """Register shipped weights for every detector whose registry entry is missing or empty."""
+        done = []
+        for detector, folder in self.shipped().items():
+            if detectors is not None and detector not in detectors:
+                continue
+            if self._champion(detector) is not None:
+                continue
+            meta = json.loads((folder / "model.json").read_text())
+            version = self.register(
+                detector, folder,
+                params={k: v for k, v in meta.items() if isinstance(v, (str, int, float))},
+                metrics=meta.get("metrics") or {},
+                tags={"rayqa.source": "shipped", "rayqa.shipped_sha256": str(meta.get("weights_sha256", ""))},
+            )
+            done.append((model_name(detector), version))
+        return done
+
+    def _champion(self, detector: str):
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client.get_model_version_by_alias(model_name(detector), CHAMPION)
+        except MlflowException:
+            return None
+
+    def resolve(self, detector: str, bootstrap: bool = True) -> ResolvedModel:
+        """The champion version of ``rayqa-<detector>``; fills an empty registry from ``models/`` first."""
+        mv = self._champion(detector)
+        if mv is None and bootstrap:
+            self.bootstrap([detector])
+            mv = self._champion(detector)
+        if mv is None:
+            raise RegistryError(
+                f"no model {model_name(detector)}@{CHAMPION} in {self.tracking_uri}, and no shipped weights in "
+                f"{self.models_dir / detector}; train one with `rayqa train {detector}` or register one"
+            )
+        return ResolvedModel(detector, model_name(detector), str(mv.version), mv.source, self.tracking_uri)
+
+    def list(self) -> list[dict]:
+        rows = []
+        for rm in self.client.search_registered_models():
+            if not rm.name.startswith("rayqa-"):
+                continue
+            versions = self.client.search_model_versions(f"name='{rm.name}'")
+            aliases = dict(getattr(rm, "aliases", {}) or {})
+            for mv in sorted(versions, key=lambda m: int(m.version)):
+                rows.append({
+                    "name": rm.name, "version": str(mv.version),
+                    "aliases": [a for a, v in aliases.items() if str(v) == str(mv.version)],
+                    "source": mv.source, "run_id": mv.run_id,
+                })
+        return rows
+
+    def promote(self, name: str, version: str | int) -> None:
+        from mlflow.exceptions import MlflowException
+
+        if not name.startswith("rayqa-"):
+            name = model_name(name)
+        try:
+            self.client.get_model_version(name, str(version))
+        except MlflowException as e:
+            raise RegistryError(f"no version {version} of {name} in {self.tracking_uri}") from e
+        self.client.set_registered_model_alias(name, CHAMPION, str(version))

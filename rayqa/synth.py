@@ -1,0 +1,141 @@
+"""Real encoded test media with defects at known times (H.264/AAC MP4 written with PyAV).
+
+Used by the demo catalogue, the tests and the benchmarks. Content is procedural and never
+static (moving gradients, a moving box, a tone over noise), so a clean clip has no black,
+frozen or silent stretch unless one is asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+
+Span = tuple[float, float]
+
+
+@dataclass
+class ClipSpec:
+    duration_s: float = 10.0
+    fps: int = 25
+    width: int = 320
+    height: int = 180
+    sample_rate: int = 48000
+    video: bool = True
+    audio: bool = True
+    black: list[Span] = field(default_factory=list)
+    freeze: list[Span] = field(default_factory=list)
+    silence: list[Span] = field(default_factory=list)
+    audio_duration_s: float | None = None  # differs from duration_s for a duration mismatch
+    gop: int = 50
+    seed: int = 0
+    faststart: bool = False  # index (moov) at the front: a truncated file still opens
+
+
+def _in(t: float, spans: list[Span]) -> bool:
+    return any(a <= t < b for a, b in spans)
+
+
+def video_frame(i: int, fps: int, width: int, height: int, rng_offset: int = 0) -> np.ndarray:
+    """A moving, textured RGB frame: every frame differs from the one before."""
+    x = np.arange(width, dtype=np.int32)[None, :]
+    y = np.arange(height, dtype=np.int32)[:, None]
+    img = np.empty((height, width, 3), np.uint8)
+    img[..., 0] = (x * 2 + i * 5 + rng_offset) % 256
+    img[..., 1] = (y * 3 + i * 3) % 256
+    img[..., 2] = ((x + y + i * 7) // 4) % 256
+    bx = (i * 6) % max(1, width - width // 6)
+    by = height // 3
+    img[by : by + height // 4, bx : bx + width // 6] = 255
+    return img
+
+
+def audio_signal(n: int, sample_rate: int, seed: int) -> np.ndarray:
+    """Stereo programme audio: two tones with a slow tremolo over a noise bed, about -12 dBFS."""
+    t = np.arange(n) / sample_rate
+    rng = np.random.default_rng(seed)
+    tone = 0.25 * np.sin(2 * np.pi * 220 * t) + 0.12 * np.sin(2 * np.pi * 660 * t + 1.0)
+    tone *= 0.75 + 0.25 * np.sin(2 * np.pi * 0.5 * t)
+    noise = 0.02 * rng.standard_normal(n)
+    mono = (tone + noise).astype(np.float32)
+    return np.stack([mono, np.roll(mono, 7)])
+
+
+def write_clip(path: str | Path, spec: ClipSpec) -> Path:
+    """Encode ``spec`` to an MP4 at ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    options = {"movflags": "faststart"} if spec.faststart else {}
+    container = av.open(str(path), "w", format="mp4", options=options)
+    try:
+        vs = None
+        if spec.video:
+            vs = container.add_stream("libx264", rate=spec.fps)
+            vs.width, vs.height, vs.pix_fmt = spec.width, spec.height, "yuv420p"
+            vs.options = {"g": str(spec.gop), "preset": "ultrafast", "crf": "23", "threads": "1"}
+        aus = None
+        if spec.audio:
+            aus = container.add_stream("aac", rate=spec.sample_rate)
+            aus.layout = "stereo"
+        if vs is not None:
+            frozen = None
+            for i in range(int(round(spec.duration_s * spec.fps))):
+                t = i / spec.fps
+                if _in(t, spec.black):
+                    img = np.zeros((spec.height, spec.width, 3), np.uint8)
+                elif _in(t, spec.freeze):
+                    if frozen is None:
+                        frozen = video_frame(i, spec.fps, spec.width, spec.height, spec.seed)
+                    img = frozen
+                else:
+                    frozen = None
+                    img = video_frame(i, spec.fps, spec.width, spec.height, spec.seed)
+                frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+                frame.pts = i
+                for p in vs.encode(frame):
+                    container.mux(p)
+            for p in vs.encode():
+                container.mux(p)
+        if aus is not None:
+            dur = spec.audio_duration_s if spec.audio_duration_s is not None else spec.duration_s
+            n = int(round(dur * spec.sample_rate))
+            sig = audio_signal(n, spec.sample_rate, spec.seed)
+            for a, b in spec.silence:
+                sig[:, int(a * spec.sample_rate) : int(b * spec.sample_rate)] = 0.0
+            step = 1024
+            for k in range(0, n, step):
+                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(sig[:, k : k + step]), format="fltp", layout="stereo")
+                frame.sample_rate = spec.sample_rate
+                frame.pts = k
+                for p in aus.encode(frame):
+                    container.mux(p)
+            for p in aus.encode():
+                container.mux(p)
+    finally:
+        container.close()
+    return path
+
+
+def corrupt_video_packets(src: str | Path, dst: str | Path, start_s: float, end_s: float,
+                          flips_per_packet: int = 8, seed: int = 1) -> list[float]:
+    """Copy ``src`` to ``dst`` with bytes flipped inside the non-key video packets of ``[start_s, end_s)``.
+
+    The container stays intact, so a player decodes on with error concealment; returns the
+    presentation times of the packets that were damaged.
+    """
+    data = bytearray(Path(src).read_bytes())
+    rng = np.random.default_rng(seed)
+    damaged = []
+    with av.open(str(src)) as c:
+        for p in c.demux(c.streams.video[0]):
+            if p.pts is None or p.size <= 16 or p.pos is None or p.pos < 0:
+                continue
+            t = float(p.pts * p.time_base)
+            if start_s <= t < end_s and not p.is_keyframe:
+                for _ in range(flips_per_packet):
+                    data[p.pos + 8 + int(rng.integers(0, p.size - 8))] ^= 0xFF
+                damaged.append(t)
+    Path(dst).write_bytes(bytes(data))
+    return sorted(damaged)

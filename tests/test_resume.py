@@ -1,0 +1,75 @@
+"""Resume: a second scan into the same folder does nothing; a deleted summary is scanned again, once."""
+
+import hashlib
+import json
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import write_manifest
+from rayqa.pipeline import run_scan
+
+
+def _snapshot(folder):
+    return {p.relative_to(folder).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*.parquet"))}
+
+
+@pytest.fixture
+def scanned(ray_local, clips, tmp_path):
+    rows = [{"item_id": n, "uri": str(clips[n])} for n in ["clean", "black", "freeze", "silence", "damaged"]]
+    manifest = write_manifest(tmp_path / "m.csv", rows)
+    out = tmp_path / "out"
+    first = run_scan(manifest, out)
+    return manifest, out, first
+
+
+def test_second_scan_does_no_work_and_changes_nothing(scanned):
+    manifest, out, first = scanned
+    before = _snapshot(out)
+    second = run_scan(manifest, out)
+    assert second.counts == {} and second.skipped == 5
+    assert _snapshot(out) == before
+    run = json.loads((out / "run.json").read_text())
+    assert run["items"]["skipped_done"] == 5 and run["items"]["ok"] == 5
+
+
+def test_deleted_summary_is_rescanned_once(scanned):
+    manifest, out, first = scanned
+    findings_before = pd.read_parquet(out / "findings")
+    # Remove the "black" item's summary from whichever part holds it.
+    for part in (out / "items").glob("part-*.parquet"):
+        t = pq.read_table(part)
+        ids = t.column("item_id").to_pylist()
+        if "black" in ids:
+            pq.write_table(t.filter(pd.Series(ids).ne("black").to_numpy()), part)
+    second = run_scan(manifest, out)
+    assert second.counts == {"ok": 1} and second.skipped == 4
+    items = pd.read_parquet(out / "items")
+    assert sorted(items["item_id"]) == ["black", "clean", "damaged", "freeze", "silence"]
+    findings = pd.read_parquet(out / "findings")
+    key = ["item_id", "defect", "start_s", "end_s"]
+    assert not findings.duplicated(key).any()
+    assert findings[key].sort_values(key).reset_index(drop=True).equals(
+        findings_before[key].sort_values(key).reset_index(drop=True))
+    black = findings[findings["item_id"] == "black"]
+    assert list(black["defect"]) == ["black_frames"] and black["run_id"].iloc[0] == second.run_id
+
+
+def test_rescan_starts_over(scanned):
+    manifest, out, first = scanned
+    again = run_scan(manifest, out, rescan=True)
+    assert again.counts == {"ok": 5} and again.skipped == 0
+    items = pd.read_parquet(out / "items")
+    assert len(items) == 5 and set(items["run_id"]) == {again.run_id}
+
+
+def test_orphan_findings_part_is_dropped(scanned):
+    """A findings part whose items part never landed (a kill between the two writes) is ignored."""
+    manifest, out, first = scanned
+    findings = pd.read_parquet(out / "findings")
+    orphan = findings.assign(item_id="ghost")
+    orphan.to_parquet(out / "findings" / "part-deadbeef.parquet", index=False)
+    run_scan(manifest, out)
+    assert "ghost" not in set(pd.read_parquet(out / "findings")["item_id"])
