@@ -74,7 +74,7 @@ def print_summary(result) -> None:
     findings = pd.read_parquet(result.output / "findings")
     counts = items["status"].value_counts().to_dict()
     print()
-    print(f"run {result.run_id}: {len(items)} items ({', '.join(f'{v} {k}' for k, v in counts.items())}); "
+    print(f"run {result.run_id}: {len(items)} items ({', '.join(f'{counts[k]} {k}' for k in ('ok', 'failed') if k in counts)}); "
           f"this run scanned {sum(result.counts.values())}, skipped {result.skipped} already done; "
           f"{result.content_s:.1f} s of content")
     if len(findings):

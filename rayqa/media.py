@@ -138,21 +138,23 @@ def plan_windows(info: ItemInfo, window_s: float) -> list[tuple[float, float]]:
 # Frame conversion (pure functions)
 
 
-def luma_plane(frame: av.VideoFrame) -> np.ndarray | None:
-    """The Y plane of a planar YUV frame without a colour conversion, or None for other formats."""
+def luma_plane(frame: av.VideoFrame) -> tuple[np.ndarray, bool] | None:
+    """The Y plane of an 8-bit planar YUV frame without a colour conversion, and whether it is
+    limited ("TV", 16..235) range; None for other formats."""
     name = frame.format.name
-    if not (name.startswith("yuv") or name.startswith("yuvj") or name in ("nv12", "nv21", "gray")):
+    if not (name.startswith("yuv") or name in ("nv12", "nv21", "gray")):
+        return None
+    if any(tag in name for tag in ("p10", "p12", "p14", "p16")):
         return None
     plane = frame.planes[0]
-    if plane.buffer_size < plane.line_size * frame.height:  # high bit depth and friends
-        return None
-    if "p10" in name or "p12" in name or "p16" in name:
-        return None
     y = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: frame.height, : frame.width]
-    if not (name.startswith("yuvj") or name == "gray") and frame.color_range != 2:
-        # Limited ("TV") range 16..235 → full range, so a threshold means the same for every file.
-        y = np.clip((y.astype(np.int16) - 16) * 255 // 219, 0, 255).astype(np.uint8)
-    return y
+    limited = not (name.startswith("yuvj") or name == "gray") and frame.color_range != 2
+    return y, limited
+
+
+def limited_to_full(y: np.ndarray) -> np.ndarray:
+    """Limited-range luma (16..235) to full range, so a threshold means the same for every file."""
+    return np.clip((y.astype(np.int16) - 16) * 255 // 219, 0, 255).astype(np.uint8)
 
 
 def scale_nearest(img: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -165,9 +167,10 @@ def scale_nearest(img: np.ndarray, width: int, height: int) -> np.ndarray:
 
 def frame_to_spec(frame: av.VideoFrame, spec: VideoSpec) -> np.ndarray:
     if spec.gray:
-        y = luma_plane(frame)
-        if y is not None:
-            return np.ascontiguousarray(scale_nearest(y, spec.width, spec.height))
+        plane = luma_plane(frame)
+        if plane is not None:
+            small = scale_nearest(plane[0], spec.width, spec.height)  # scale first: convert few pixels
+            return limited_to_full(small) if plane[1] else np.ascontiguousarray(small)
         return frame.reformat(spec.width, spec.height, "gray").to_ndarray()
     return frame.reformat(spec.width, spec.height, "rgb24").to_ndarray()
 
@@ -223,12 +226,8 @@ class _AudioAcc:
         return AudioSamples(start, sr, np.ascontiguousarray(data[:, a:b], dtype=np.float32))
 
 
-def _frame_time(frame, stream) -> float | None:
-    if frame.pts is not None and frame.time_base is not None:
-        return float(frame.pts * frame.time_base)
-    if frame.pts is not None and stream.time_base is not None:
-        return float(frame.pts * stream.time_base)
-    return None
+def _frame_time(frame) -> float | None:
+    return frame.time  # pts × time_base as a float, or None when the frame has no pts
 
 
 def decode_windows(
@@ -298,7 +297,7 @@ def _decode_pyav(uri, info, spans, video_specs, audio_specs, item_id) -> list[Wi
         if vs is None and aus is None:
             return windows
         if vs is not None:
-            vs.thread_type = "AUTO"
+            vs.thread_count = 1  # parallelism comes from Ray: one decoder thread per task
         vacc = []
         if vs is not None:
             native = info.fps or 1000.0
@@ -336,7 +335,7 @@ def _decode_pyav(uri, info, spans, video_specs, audio_specs, item_id) -> list[Wi
                         _damage(windows, t, t + (1 / fps if st is vs else 0.05), kind, f"undecodable packet: {_one_line(e)}")
                     continue
                 for frame in frames:
-                    t = _frame_time(frame, st)
+                    t = _frame_time(frame)
                     if t is None:
                         continue
                     last_t[st.index] = t

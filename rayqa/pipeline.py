@@ -38,16 +38,18 @@ def decode_batch(batch: pd.DataFrame, video_specs, audio_specs, backend: str) ->
 
 
 def ensure_ray(address: str | None = None) -> None:
-    """Connect to ``address`` (or ``RAY_ADDRESS``, as under ``ray job submit``), else start a local Ray."""
+    """Connect to ``address`` (``auto`` for a running ``ray start`` cluster) or ``RAY_ADDRESS`` (set
+    under ``ray job submit``); with neither, start an embedded local Ray.
+
+    A plain ``ray.init()`` would instead join whatever cluster ``/tmp/ray/ray_current_cluster``
+    names, and wait minutes on a stale one."""
     import ray
 
     if ray.is_initialized():
         return
-    address = address or os.environ.get("RAY_ADDRESS") or None
-    if address == "local":
-        address = None
+    address = address or os.environ.get("RAY_ADDRESS") or "local"
     kwargs = dict(address=address, logging_level=logging.WARNING, log_to_driver=True)
-    if address is None:
+    if address == "local":
         kwargs["include_dashboard"] = False
     ray.init(**kwargs)
 
@@ -270,11 +272,12 @@ def build_dataset(todo: pd.DataFrame, cfg: ScanConfig, dsp_dets: list[Detector],
     import ray
 
     r = cfg.resources
+    ray.data.DataContext.get_current().op_resource_reservation_enabled = r.ray_data_reservation
     items = todo[["item_id", "uri"]].to_dict("records")
     video_specs, audio_specs = input_specs(dsp_dets + model_dets)
     ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 1000)))
     ds = ds.flat_map(plan_item, fn_kwargs={"window_s": cfg.decode.window_s,
-                                           "max_windows": cfg.decode.max_windows_per_item}, num_cpus=r.plan_num_cpus)
+                                           "max_windows": cfg.decode.max_windows_per_item}, num_cpus=r.decode_num_cpus)
     ds = ds.map_batches(decode_batch, fn_kwargs={"video_specs": video_specs, "audio_specs": audio_specs,
                                                  "backend": cfg.decode.video_backend},
                         batch_size=r.decode_batch_windows, batch_format="pandas", num_cpus=r.decode_num_cpus)

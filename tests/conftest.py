@@ -19,7 +19,8 @@ def ray_local():
     """One real local Ray for the session (2 CPUs, like the machine CI runs on)."""
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
+    # address="local": never join a cluster that /tmp/ray/ray_current_cluster names.
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="WARNING")
     yield ray
     ray.shutdown()
 

@@ -1,0 +1,175 @@
+"""Scan throughput against two baselines measured in the same run.
+
+    .venv/bin/python bench/scan_throughput.py [--minutes 10] [--items 20]
+
+On a generated catalogue (640x360, 25 fps, H.264/AAC, with black, frozen and silent stretches):
+  (a) decode only: rayqa's own plan + decode stages on Ray, detectors off;
+  (b) the scan with the signal-processing detectors (black_frames, video_freeze, audio_silence,
+      decode_error, duration_mismatch);
+  (c) FFmpeg's blackdetect + freezedetect + silencedetect pass on the same files, two files at a
+      time (this machine has two cores). Debian's ffmpeg is installed here if missing: the
+      benchmark needs it, the product does not.
+Prints content-seconds per wall-second for each, the cost ratio b/a (aim: <= 1.5), the speed
+ratio b/c (aim: > 1), and peak resident memory of the driver and of all Ray workers together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from rayqa.config import ScanConfig  # noqa: E402
+from rayqa.detectors import REGISTRY, build  # noqa: E402
+from rayqa.pipeline import decode_batch, ensure_ray, run_scan  # noqa: E402
+from rayqa.stages import input_specs, plan_item  # noqa: E402
+from rayqa.synth import ClipSpec, write_clip  # noqa: E402
+
+
+def make_catalogue(folder: Path, minutes: float, items: int) -> tuple[Path, float]:
+    folder.mkdir(parents=True, exist_ok=True)
+    per = minutes * 60 / items
+    rows = []
+    for i in range(items):
+        spec = ClipSpec(duration_s=per, width=640, height=360, fps=25, seed=i)
+        if i % 4 == 1:
+            spec.black = [(per * 0.3, per * 0.3 + 3)]
+        if i % 4 == 2:
+            spec.freeze = [(per * 0.5, per * 0.5 + 3)]
+        if i % 4 == 3:
+            spec.silence = [(per * 0.2, per * 0.2 + 3)]
+        path = folder / f"item{i:03d}.mp4"
+        if not path.exists():
+            write_clip(path, spec)
+        rows.append({"item_id": f"item{i:03d}", "uri": str(path)})
+    manifest = folder / "manifest.csv"
+    pd.DataFrame(rows).to_csv(manifest, index=False)
+    return manifest, per * items
+
+
+class RayMemory:
+    """Peak of the summed RSS of all Ray worker processes, sampled from /proc."""
+
+    def __init__(self, interval_s: float = 0.25):
+        self.interval_s, self.peak_bytes, self._stop = interval_s, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        page = os.sysconf("SC_PAGE_SIZE")
+        while not self._stop.is_set():
+            total = 0
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+                    if b"ray::" in cmd or b"default_worker.py" in cmd:
+                        total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
+                except (OSError, ValueError, IndexError):
+                    continue
+            self.peak_bytes = max(self.peak_bytes, total)
+            self._stop.wait(self.interval_s)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def decode_only(manifest: Path, cfg: ScanConfig) -> float:
+    """(a): the scan's own plan and decode stages, detectors off; returns wall seconds."""
+    import ray
+
+    from rayqa.manifest import read_manifest
+
+    dets = build(list(REGISTRY))
+    video_specs, audio_specs = input_specs(dets)
+    items = read_manifest(manifest)[["item_id", "uri"]].to_dict("records")
+    r = cfg.resources
+    ray.data.DataContext.get_current().op_resource_reservation_enabled = r.ray_data_reservation
+    started = time.perf_counter()
+    ds = ray.data.from_items(items, override_num_blocks=len(items))
+    ds = ds.flat_map(plan_item, fn_kwargs={"window_s": cfg.decode.window_s,
+                                           "max_windows": cfg.decode.max_windows_per_item}, num_cpus=r.decode_num_cpus)
+    ds = ds.map_batches(decode_batch, fn_kwargs={"video_specs": video_specs, "audio_specs": audio_specs,
+                                                 "backend": cfg.decode.video_backend},
+                        batch_size=r.decode_batch_windows, batch_format="pandas", num_cpus=r.decode_num_cpus)
+    ds = ds.map_batches(lambda b: b.drop(columns=["media"]), batch_format="pandas", num_cpus=r.decode_num_cpus)
+    n = sum(len(b) for b in ds.iter_batches(batch_size=None, batch_format="pandas"))
+    assert n > 0
+    return time.perf_counter() - started
+
+
+def ffmpeg_pass(manifest: Path) -> float:
+    """(c): FFmpeg's detectors with their default thresholds, two files at a time."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "ffmpeg"], check=True,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        ffmpeg = shutil.which("ffmpeg")
+    uris = list(pd.read_csv(manifest)["uri"])
+
+    def one(uri):
+        subprocess.run([ffmpeg, "-hide_banner", "-nostats", "-loglevel", "info", "-i", uri,
+                        "-vf", "blackdetect,freezedetect", "-af", "silencedetect", "-f", "null", "-"],
+                       check=True, capture_output=True)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(one, uris))
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--items", type=int, default=20)
+    ap.add_argument("--workdir", default=None, help="keep the catalogue here between runs")
+    ap.add_argument("--config", default=None, help="TOML overriding resources, as for `rayqa scan`")
+    args = ap.parse_args()
+
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="rayqa-bench-"))
+    os.environ.setdefault("RAYQA_HOME", str(work / "home"))
+    t = time.perf_counter()
+    manifest, content_s = make_catalogue(work / "catalogue", args.minutes, args.items)
+    print(f"catalogue: {args.items} items, {content_s / 60:.1f} min of 640x360 25 fps ({time.perf_counter() - t:.0f} s to make)")
+
+    cfg = ScanConfig.load(args.config)
+    ensure_ray()
+    decode_only(manifest, cfg)  # warm-up: worker start-up and imports are not what we measure
+    with RayMemory() as mem_a:
+        wall_a = decode_only(manifest, cfg)
+    with RayMemory() as mem_b:
+        t = time.perf_counter()
+        result = run_scan(manifest, work / "scan", config=cfg, rescan=True)
+        wall_b = time.perf_counter() - t
+    wall_c = ffmpeg_pass(manifest)
+
+    assert result.counts.get("ok") == args.items, result.counts
+    rate = {k: content_s / w for k, w in (("a", wall_a), ("b", wall_b), ("c", wall_c))}
+    print()
+    print(f"(a) decode only            {rate['a']:8.1f} content-s/s   ({wall_a:.1f} s wall)")
+    print(f"(b) rayqa scan, dsp        {rate['b']:8.1f} content-s/s   ({wall_b:.1f} s wall)")
+    print(f"(c) ffmpeg black/freeze/silencedetect {rate['c']:8.1f} content-s/s   ({wall_c:.1f} s wall)")
+    print(f"cost b/a  = {wall_b / wall_a:.2f}   (aim <= 1.5)")
+    print(f"speed b/c = {rate['b'] / rate['c']:.2f}   (aim > 1)")
+    print(f"peak RSS: driver {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB, "
+          f"Ray workers together {mem_b.peak_bytes / 2**20:.0f} MiB (scan), {mem_a.peak_bytes / 2**20:.0f} MiB (decode only)")
+    print(f"findings: {result.findings_by_defect}")
+
+
+if __name__ == "__main__":
+    main()

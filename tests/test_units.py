@@ -1,0 +1,135 @@
+"""Pure pieces on synthetic arrays: detectors' signal code, merging, windows, config, collector."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from rayqa import media
+from rayqa.config import ConfigError, ScanConfig
+from rayqa.detectors import build
+from rayqa.detectors.audio_silence import block_peak_db
+from rayqa.detectors.base import AudioSamples, Hit, ItemInfo, VideoFrames, Window, runs
+from rayqa.detectors.black_frames import black_ratio
+from rayqa.detectors.video_freeze import frame_differences
+from rayqa.stages import DetectStage, _contiguous_groups
+
+INFO = ItemInfo(duration_s=8.0, has_video=True, has_audio=True, fps=25.0, width=160, height=90,
+                video_duration_s=8.0, audio_duration_s=8.0)
+
+
+def _video_window(frames, fps=10.0, t0=0.0):
+    times = t0 + np.arange(len(frames)) / fps
+    return Window("x", t0, t0 + len(frames) / fps,
+                  video={"video_10fps_160x90_gray": VideoFrames(times, frames, np.round(times * 25).astype(int))})
+
+
+def test_runs():
+    assert runs(np.array([0, 1, 1, 0, 1], bool)) == [(1, 3), (4, 5)]
+    assert runs(np.zeros(0, bool)) == []
+
+
+def test_black_ratio_and_detector():
+    rng = np.random.default_rng(0)
+    frames = rng.integers(60, 255, (40, 90, 160), dtype=np.uint8)
+    frames[10:35] = rng.integers(0, 20, (25, 90, 160), dtype=np.uint8)  # near black, with noise
+    assert black_ratio(frames[10:11], 0.10)[0] == 1.0 and black_ratio(frames[:1], 0.10)[0] == 0.0
+    det = build(["black_frames"])[0]
+    hits = det.detect(_video_window(frames), INFO)
+    events = det.merge(hits)
+    assert [(e.defect, e.start_s, round(e.end_s, 2)) for e in events] == [("black_frames", 1.0, 3.5)]
+
+
+def test_freeze_ignores_flat_frames_and_finds_frozen_detail():
+    rng = np.random.default_rng(1)
+    frames = rng.integers(0, 255, (50, 90, 160), dtype=np.uint8)
+    frames[5:30] = frames[5]  # frozen detail for 2.5 s
+    frames[35:50] = 0  # black: not a freeze
+    diffs = frame_differences(frames)
+    assert diffs.shape == (49,) and diffs[5:29].max() == 0
+    det = build(["video_freeze"])[0]
+    events = det.merge(det.detect(_video_window(frames), INFO))
+    assert [(e.start_s, round(e.end_s, 2)) for e in events] == [(0.5, 3.0)]
+
+
+def test_silence_block_levels_and_min_duration():
+    sr = 16000
+    x = (0.3 * np.sin(np.arange(8 * sr) / sr * 2 * np.pi * 300)).astype(np.float32)
+    x[sr : 4 * sr] = 0.0  # 3 s silent
+    x[5 * sr : int(6.5 * sr)] = 0.0  # 1.5 s: shorter than the 2 s default
+    levels = block_peak_db(x, 320)
+    assert levels[100] < -150 and levels[0] > -20
+    det = build(["audio_silence"])[0]
+    w = Window("x", 0, 8, audio={"audio_16000hz_mono": AudioSamples(0.0, sr, x[None, :])})
+    events = det.merge(det.detect(w, INFO))
+    assert [(round(e.start_s, 2), round(e.end_s, 2)) for e in events] == [(1.0, 4.0)]
+    assert json.loads(json.dumps(events[0].details))["level_db"] < -60
+
+
+def test_merge_joins_across_windows_and_keeps_evidence():
+    det = build(["audio_silence"])[0]
+    hits = [Hit("audio_silence", 6.0, 8.0, 0.9, {"level_db": -70.0}),
+            Hit("audio_silence", 8.0, 9.5, 1.0, {"level_db": -90.0})]
+    (event,) = det.merge(hits)
+    assert (event.start_s, event.end_s, event.score) == (6.0, 9.5, 1.0)
+    assert event.details["level_db"] == -70.0  # the loudest part, checkable against the threshold
+
+
+def test_duration_mismatch_threshold():
+    det = build(["duration_mismatch"], {"duration_mismatch": {"max_difference_s": 1.0}})[0]
+    ok = ItemInfo(10.0, True, True, video_duration_s=10.0, audio_duration_s=9.5)
+    bad = ItemInfo(10.0, True, True, video_duration_s=10.0, audio_duration_s=8.0)
+    assert det.check_item(ok) == []
+    (hit,) = det.check_item(bad)
+    assert (hit.start_s, hit.end_s, hit.details["longer"]) == (8.0, 10.0, "video")
+
+
+def test_unknown_detector_parameter_refused():
+    with pytest.raises(ValueError, match="unknown parameter"):
+        build(["black_frames"], {"black_frames": {"pixel_treshold": 0.2}})
+
+
+def test_windows_and_sampling():
+    info = ItemInfo(duration_s=17.5, has_video=True, has_audio=False)
+    assert media.plan_windows(info, 8.0) == [(0.0, 8.0), (8.0, 16.0), (16.0, 17.5)]
+    assert np.allclose(media.sample_times(8.0, 9.0, 4), [8.0, 8.25, 8.5, 8.75])
+    img = np.arange(360 * 640, dtype=np.uint32).reshape(360, 640)
+    assert media.scale_nearest(img, 160, 90).shape == (90, 160)
+
+
+def test_config_fits_two_cpus_and_refuses_what_cannot_run(tmp_path):
+    cfg = ScanConfig()
+    cfg.check_fits(cluster_cpus=2, cluster_gpus=0, n_model_pools=2, use_gpu=False)
+    greedy = cfg.merged({"resources": {"dsp_num_cpus": 1.0, "model_num_cpus": 1.0}})
+    with pytest.raises(ConfigError, match="do not fit"):
+        greedy.check_fits(cluster_cpus=2, cluster_gpus=0, n_model_pools=1, use_gpu=False)
+    (tmp_path / "c.toml").write_text("[decode]\nwindow_s = 4\n[detectors.black_frames]\npixel_threshold = 0.2\n")
+    loaded = ScanConfig.load(tmp_path / "c.toml")
+    assert loaded.decode.window_s == 4.0 and loaded.detectors["black_frames"]["pixel_threshold"] == 0.2
+    with pytest.raises(ConfigError, match="expected float"):
+        cfg.merged({"decode": {"window_s": "long"}})
+
+
+def test_contiguous_groups():
+    rows = [{"item_id": "a", "window_index": i, "error": ""} for i in (2, 0, 1, 4)]
+    rows.append({"item_id": "b", "window_index": 0, "error": ""})
+    assert [[r["window_index"] for r in g] for g in _contiguous_groups(rows)] == [[0, 1, 2], [4], [0]]
+
+
+def test_detector_failure_fails_the_item_not_the_batch(monkeypatch):
+    import pickle
+
+    stage = DetectStage(["black_frames", "audio_silence"], {})
+
+    def boom(window, info):
+        raise RuntimeError("bad weights")
+
+    monkeypatch.setattr(stage.detectors[0], "detect", boom)
+    w = _video_window(np.zeros((80, 90, 160), np.uint8))
+    w.audio["audio_16000hz_mono"] = AudioSamples(0.0, 16000, np.zeros((1, 8 * 16000), np.float32))
+    batch = pd.DataFrame([{"item_id": "x", "uri": "u", "info": INFO.to_json(), "window_index": 0, "n_windows": 1,
+                           "t0": 0.0, "t1": 8.0, "media": pickle.dumps(w), "hits": "[]", "error": "", "work_s": 0.0}])
+    out = stage(batch).iloc[0]
+    assert out["error"] == "detector black_frames failed: RuntimeError: bad weights"
+    assert out["media"] == b""
