@@ -108,7 +108,16 @@ class ScanConfig:
                 except (TypeError, ValueError) as e:
                     raise ConfigError(f"{section}.{key}: expected {type(current).__name__}, got {value!r}") from e
                 setattr(target, key, value)
-        return cfg
+        return cfg.validate()
+
+    def validate(self) -> "ScanConfig":
+        if self.decode.video_backend not in ("pyav", "decord"):
+            raise ConfigError(f"decode.video_backend must be 'pyav' or 'decord', not {self.decode.video_backend!r}")
+        if self.decode.window_s <= 0 or self.resources.decode_batch_windows < 1:
+            raise ConfigError("decode.window_s and resources.decode_batch_windows must be positive")
+        if self.resources.detector_pool_min < 1 or self.resources.detector_pool_max < self.resources.detector_pool_min:
+            raise ConfigError("resources.detector_pool_min must be >= 1 and <= detector_pool_max")
+        return self
 
     def check_fits(self, cluster_cpus: float, cluster_gpus: float, n_model_pools: int, use_gpu: bool) -> None:
         """Refuse a plan whose minimum actor reservations leave no CPU for the decode tasks.

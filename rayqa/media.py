@@ -12,8 +12,8 @@ Nothing here holds more than the windows asked for.
 
 from __future__ import annotations
 
-import io
 import math
+import re
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,7 +154,7 @@ def luma_plane(frame: av.VideoFrame) -> tuple[np.ndarray, bool] | None:
 
 def limited_to_full(y: np.ndarray) -> np.ndarray:
     """Limited-range luma (16..235) to full range, so a threshold means the same for every file."""
-    return np.clip((y.astype(np.int16) - 16) * 255 // 219, 0, 255).astype(np.uint8)
+    return np.clip((y.astype(np.int32) - 16) * 255 // 219, 0, 255).astype(np.uint8)
 
 
 def scale_nearest(img: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -245,46 +245,57 @@ def decode_windows(
     before its header says) is returned in each window's ``damage`` list; it never raises for
     damage inside a stream, only for an item that cannot be opened (:class:`MediaError`).
     """
-    if backend == "decord" and video_specs and info.has_video:
-        windows = _decode_video_decord(uri, info, spans, video_specs, item_id)
-        if windows is not None:
-            if audio_specs and info.has_audio:
-                audio = _decode_pyav(uri, info, spans, [], audio_specs, item_id)
-                for w, a in zip(windows, audio):
-                    w.audio, w.damage = a.audio, w.damage + a.damage
-            return windows
-        fallback = _decode_pyav(uri, info, spans, video_specs, audio_specs, item_id)
-        for w in fallback:
-            w.decoder = "pyav"
-            w.damage.insert(0, Damage(w.t0, w.t1, "video", "decord", "decord gave up on this stream; decoded with pyav", gave_up=True))
-        return fallback
+    if backend == "decord" and video_specs and info.has_video and local_path(uri) is not None:
+        return _decode_decord_with_fallback(local_path(uri), info, spans, video_specs, audio_specs, item_id)
     return _decode_pyav(uri, info, spans, video_specs, audio_specs, item_id)
 
 
-def _decode_video_decord(uri, info, spans, video_specs, item_id) -> list[Window] | None:
-    """Frames from decord, or None when decord cannot decode the span (the caller falls back)."""
-    try:
-        import decord
-    except ImportError:
-        return None
-    windows = [Window(item_id, t0, t1, decoder="decord") for t0, t1 in spans]
-    try:
-        for spec in video_specs:
-            vr = decord.VideoReader(uri, width=spec.width, height=spec.height, num_threads=1)
-            native = float(vr.get_avg_fps()) or (info.fps or 25.0)
-            n = len(vr)
-            for w in windows:
-                times = sample_times(w.t0, w.t1, min(spec.fps, native))
-                idx = np.unique(np.clip(np.round(times * native).astype(int), 0, n - 1))
-                idx = idx[idx / native < w.t1]
+def _decode_decord_with_fallback(path, info, spans, video_specs, audio_specs, item_id) -> list[Window]:
+    """Frames from decord; a window decord gives up on is decoded again with PyAV, and the
+    damage says so. Audio comes from PyAV either way."""
+    windows = _decode_video_decord(path, info, spans, video_specs, item_id)
+    good = [i for i, w in enumerate(windows) if not isinstance(w, str)]
+    if good and audio_specs and info.has_audio:
+        audio = _decode_pyav(path, info, [spans[i] for i in good], [], audio_specs, item_id)
+        for i, a in zip(good, audio):
+            windows[i].audio, windows[i].damage = a.audio, windows[i].damage + a.damage
+    for i, w in enumerate(windows):
+        if isinstance(w, str):
+            redo = _decode_pyav(path, info, [spans[i]], video_specs, audio_specs, item_id)[0]
+            redo.damage.insert(0, Damage(redo.t0, redo.t1, "video", "decord",
+                                         f"decord gave up ({w}); frames decoded with pyav", gave_up=True))
+            windows[i] = redo
+    return windows
+
+
+def _decode_video_decord(path, info, spans, video_specs, item_id) -> list:
+    """One Window per span, or, for a span decord cannot decode, the one-line reason."""
+    import decord
+
+    out: list = []
+    readers = {}
+    for t0, t1 in spans:
+        w = Window(item_id, t0, t1, decoder="decord")
+        try:
+            for spec in video_specs:
+                if spec.key not in readers:
+                    readers[spec.key] = decord.VideoReader(path, width=spec.width, height=spec.height, num_threads=1)
+                vr = readers[spec.key]
+                native = float(vr.get_avg_fps()) or (info.fps or 25.0)
+                times = sample_times(t0, t1, min(spec.fps, native))
+                # The first frame at or after each sample instant, as the PyAV path takes it.
+                idx = np.unique(np.clip(np.ceil(times * native - 1e-3).astype(int), 0, len(vr) - 1))
+                idx = idx[idx / native < t1]
                 arr = vr.get_batch(idx.tolist()).asnumpy() if len(idx) else np.zeros((0, spec.height, spec.width, 3), np.uint8)
                 if spec.gray:
                     arr = (arr @ np.array([0.299, 0.587, 0.114])).astype(np.uint8)
                 w.video[spec.key] = VideoFrames(idx / native, arr, idx)
-            del vr
-    except Exception:  # decord raises its own DECORDError and plain RuntimeErrors
-        return None
-    return windows
+            out.append(w)
+        except Exception as e:  # decord raises DECORDError, RuntimeError, ...
+            # decord prefixes its messages with timestamps and source paths; keep the reason.
+            out.append(re.sub(r"\[[\d:]+\] \S+:\d+: ", "", _one_line(e))[:200])
+            readers.clear()  # a reader that failed may be left mid-stream
+    return out
 
 
 def _decode_pyav(uri, info, spans, video_specs, audio_specs, item_id) -> list[Window]:
@@ -417,14 +428,6 @@ def _damage(windows: list[Window], t0: float, t1: float, stream: str, message: s
         a, b = max(t0, w.t0), min(t1, w.t1)
         if a < b or (a == b and w.t0 <= t0 < w.t1):
             w.damage.append(Damage(a, max(b, a), stream, w.decoder or "pyav", message, gave_up))
-
-
-def read_bytes_limit(fileobj: io.BufferedIOBase, limit: int) -> bytes:
-    """Read at most ``limit`` bytes; raise ValueError when there is more (uploads)."""
-    data = fileobj.read(limit + 1)
-    if len(data) > limit:
-        raise ValueError(f"more than {limit} bytes")
-    return data
 
 
 def local_path(uri: str) -> str | None:

@@ -133,3 +133,33 @@ def test_detector_failure_fails_the_item_not_the_batch(monkeypatch):
     out = stage(batch).iloc[0]
     assert out["error"] == "detector black_frames failed: RuntimeError: bad weights"
     assert out["media"] == b""
+
+
+def test_luma_is_full_range_for_limited_range_video(tmp_path):
+    """A mid-gray and a white picture decode to their full-range luma (no wrap-around)."""
+    import av
+
+    from rayqa.detectors.base import VideoSpec
+
+    path = tmp_path / "gray.mp4"
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 320, 180, "yuv420p"
+        for i, level in enumerate([128] * 25 + [255] * 25):
+            f = av.VideoFrame.from_ndarray(np.full((180, 320, 3), level, np.uint8), format="rgb24")
+            f.pts = i
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    info = media.probe(str(path))
+    spec = VideoSpec(10, 160, 90)
+    for backend in ("pyav", "decord"):
+        (w,) = media.decode_windows(str(path), info, [(0.0, 2.0)], [spec], [], backend=backend)
+        means = w.video[spec.key].frames.mean(axis=(1, 2))
+        assert abs(means[0] - 128) <= 3 and abs(means[-1] - 255) <= 3, (backend, means)
+
+
+def test_config_refuses_unknown_backend():
+    with pytest.raises(ConfigError, match="video_backend"):
+        ScanConfig().merged({"decode": {"video_backend": "gstreamer"}})

@@ -22,7 +22,7 @@ class VideoFreeze(Detector):
     version = "1"
     defaults = {
         # freezedetect's n is -60 dB; lossy encoders keep refining a frozen picture for a few frames
-        # and re-send it at each keyframe (about -47 dB here), so -50 dB finds the whole freeze.
+        # and re-send it at each keyframe (about -52 dB on the test clips), so -50 dB finds the whole freeze.
         "noise_db": -50.0,
         # Flat frames (black, one colour) are the black/solid-colour detectors' findings, not a freeze.
         "min_frame_std": 2.0,
