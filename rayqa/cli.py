@@ -53,6 +53,14 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("version")
 
     p = sub.add_parser("detectors", help="list the detectors with their inputs and default parameters")
+
+    p = sub.add_parser("evaluate", help="event-level recall and precision per defect against simulation labels")
+    p.add_argument("--findings", required=True, help="a scan's output folder (findings/ and items/)")
+    p.add_argument("--labels", required=True, help="labels Parquet written by `rayqa simulate`")
+    p.add_argument("--tolerance-s", type=float, default=0.5,
+                   help="a finding matches a label when their spans overlap once widened by this (default 0.5)")
+    p.add_argument("--defects", default=None, help="comma-separated defects to score (default: all)")
+    p.add_argument("--json", default=None, help="also write the table to this JSON file")
     return parser
 
 
@@ -123,6 +131,20 @@ def cmd_detectors(args) -> int:
     return EXIT_OK
 
 
+def cmd_evaluate(args) -> int:
+    from rayqa.evaluate import evaluate_scan, format_table
+
+    for path in (Path(args.findings) / "findings", Path(args.labels)):
+        if not path.exists():
+            raise FileNotFoundError(f"not found: {path}")
+    defects = [d.strip() for d in args.defects.split(",")] if args.defects else None
+    table = evaluate_scan(args.findings, args.labels, args.tolerance_s, defects)
+    print(format_table(table))
+    if args.json:
+        table.to_json(args.json, orient="records", indent=2)
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from rayqa.config import ConfigError
@@ -141,7 +163,9 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_models(args)
         if args.command == "detectors":
             return cmd_detectors(args)
-    except (ManifestError, UnknownDetector, ConfigError, RegistryError) as e:
+        if args.command == "evaluate":
+            return cmd_evaluate(args)
+    except (ManifestError, UnknownDetector, ConfigError, RegistryError, FileNotFoundError) as e:
         print(f"rayqa: refused: {e}", file=sys.stderr)
         return EXIT_REFUSED
     except KeyboardInterrupt:
