@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("detectors", help="list the detectors with their inputs and default parameters")
 
+    add_simulate_parser(sub)
+
     p = sub.add_parser("evaluate", help="event-level recall and precision per defect against simulation labels")
     p.add_argument("--findings", required=True, help="a scan's output folder (findings/ and items/)")
     p.add_argument("--labels", required=True, help="labels Parquet written by `rayqa simulate`")
@@ -62,6 +64,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--defects", default=None, help="comma-separated defects to score (default: all)")
     p.add_argument("--json", default=None, help="also write the table to this JSON file")
     return parser
+
+
+def add_simulate_parser(sub) -> argparse.ArgumentParser:
+    from rayqa.simulate.dataset import describe_recipes
+
+    p = sub.add_parser(
+        "simulate", help="make labelled training/evaluation data by injecting defects into pristine media",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Generate items (MP4) from pristine content with one defect each, at random times and with "
+                    "parameters drawn from the ranges below, plus labels.parquet, masks/ and manifest.csv. "
+                    "Deterministic: the same --seed gives the same bytes.",
+        epilog="defect recipes (--defects), with their parameters:\n" + describe_recipes())
+    add_simulate_arguments(p)
+    return p
+
+
+def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--output", required=True, help="dataset folder")
+    p.add_argument("--items", type=int, default=100, help="how many items (default 100)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--defects", default=None, help="comma-separated recipes (default: all); see below")
+    p.add_argument("--clean-fraction", type=float, default=0.2, help="share of items left clean (default 0.2)")
+    p.add_argument("--split", choices=["train", "heldout"], default="train",
+                   help="which pristine sources: held-out voices, music, noise beds and photos never appear in train")
+    p.add_argument("--pristine", default=None, help="a folder of your own pristine media to use instead")
+    p.add_argument("--duration-s", type=float, default=10.0)
+    p.add_argument("--width", type=int, default=320)
+    p.add_argument("--height", type=int, default=180)
+    p.add_argument("--fps", type=int, default=25)
+    p.add_argument("--sample-rate", type=int, default=48000)
+    p.add_argument("--channels", type=int, default=2)
+
+
+def cmd_simulate(args) -> int:
+    from rayqa.simulate.dataset import SimConfig, make_dataset
+
+    cfg = SimConfig(duration_s=args.duration_s, width=args.width, height=args.height, fps=args.fps,
+                    sample_rate=args.sample_rate, channels=args.channels, split=args.split, pristine_dir=args.pristine)
+    recipes = [r.strip() for r in args.defects.split(",")] if args.defects else None
+    labels = make_dataset(args.output, args.items, args.seed, recipes, args.clean_fraction, cfg)
+    out = Path(args.output).resolve()
+    print(f"{args.items} items in {out}/media, {len(labels)} labels in {out}/labels.parquet")
+    if len(labels):
+        print("labels by defect: " + ", ".join(f"{k} {v}" for k, v in labels["defect"].value_counts().items()))
+    print(f"scan it: rayqa scan --manifest {out}/manifest.csv --output {out}/scan")
+    return EXIT_OK
 
 
 def cmd_scan(args) -> int:
@@ -151,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
     from rayqa.detectors import UnknownDetector
     from rayqa.manifest import ManifestError
     from rayqa.registry import RegistryError
+    from rayqa.simulate.labels import SimulationError
 
     try:
         if args.command == "scan":
@@ -165,7 +214,9 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_detectors(args)
         if args.command == "evaluate":
             return cmd_evaluate(args)
-    except (ManifestError, UnknownDetector, ConfigError, RegistryError, FileNotFoundError) as e:
+        if args.command == "simulate":
+            return cmd_simulate(args)
+    except (ManifestError, UnknownDetector, ConfigError, RegistryError, FileNotFoundError, SimulationError) as e:
         print(f"rayqa: refused: {e}", file=sys.stderr)
         return EXIT_REFUSED
     except KeyboardInterrupt:

@@ -63,51 +63,69 @@ def audio_signal(n: int, sample_rate: int, seed: int) -> np.ndarray:
     return np.stack([mono, np.roll(mono, 7)])
 
 
+def _clip_frames(spec: ClipSpec):
+    frozen = None
+    for i in range(int(round(spec.duration_s * spec.fps))):
+        t = i / spec.fps
+        if _in(t, spec.black):
+            yield np.zeros((spec.height, spec.width, 3), np.uint8)
+        elif _in(t, spec.freeze):
+            if frozen is None:
+                frozen = video_frame(i, spec.fps, spec.width, spec.height, spec.seed)
+            yield frozen
+        else:
+            frozen = None
+            yield video_frame(i, spec.fps, spec.width, spec.height, spec.seed)
+
+
 def write_clip(path: str | Path, spec: ClipSpec) -> Path:
     """Encode ``spec`` to an MP4 at ``path``."""
+    audio = None
+    if spec.audio:
+        dur = spec.audio_duration_s if spec.audio_duration_s is not None else spec.duration_s
+        audio = audio_signal(int(round(dur * spec.sample_rate)), spec.sample_rate, spec.seed)
+        for a, b in spec.silence:
+            audio[:, int(a * spec.sample_rate) : int(b * spec.sample_rate)] = 0.0
+    return encode(path, _clip_frames(spec) if spec.video else None, spec.fps, spec.width, spec.height,
+                  audio, spec.sample_rate, gop=spec.gop, faststart=spec.faststart)
+
+
+AUDIO_LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}
+
+
+def encode(path: str | Path, frames, fps: float, width: int, height: int, audio: np.ndarray | None = None,
+           sample_rate: int = 48000, gop: int = 50, faststart: bool = False) -> Path:
+    """Encode RGB frames (any iterable of (h, w, 3) uint8, or None for no video) and float audio
+    (channels, n) in [-1, 1] (or None) to an H.264/AAC MP4. Deterministic: one encoder thread."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    options = {"movflags": "faststart"} if spec.faststart else {}
+    options = {"movflags": "faststart"} if faststart else {}
     container = av.open(str(path), "w", format="mp4", options=options)
     try:
-        vs = None
-        if spec.video:
-            vs = container.add_stream("libx264", rate=spec.fps)
-            vs.width, vs.height, vs.pix_fmt = spec.width, spec.height, "yuv420p"
-            vs.options = {"g": str(spec.gop), "preset": "ultrafast", "crf": "23", "threads": "1"}
-        aus = None
-        if spec.audio:
-            aus = container.add_stream("aac", rate=spec.sample_rate)
-            aus.layout = "stereo"
+        vs = aus = None
+        if frames is not None:
+            vs = container.add_stream("libx264", rate=fps)
+            vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
+            vs.options = {"g": str(gop), "preset": "ultrafast", "crf": "23", "threads": "1"}
+        if audio is not None:
+            if audio.shape[0] not in AUDIO_LAYOUTS:
+                raise ValueError(f"no audio layout for {audio.shape[0]} channels")
+            aus = container.add_stream("aac", rate=sample_rate)
+            aus.layout = AUDIO_LAYOUTS[audio.shape[0]]
         if vs is not None:
-            frozen = None
-            for i in range(int(round(spec.duration_s * spec.fps))):
-                t = i / spec.fps
-                if _in(t, spec.black):
-                    img = np.zeros((spec.height, spec.width, 3), np.uint8)
-                elif _in(t, spec.freeze):
-                    if frozen is None:
-                        frozen = video_frame(i, spec.fps, spec.width, spec.height, spec.seed)
-                    img = frozen
-                else:
-                    frozen = None
-                    img = video_frame(i, spec.fps, spec.width, spec.height, spec.seed)
-                frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            for i, img in enumerate(frames):
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
                 frame.pts = i
                 for p in vs.encode(frame):
                     container.mux(p)
             for p in vs.encode():
                 container.mux(p)
         if aus is not None:
-            dur = spec.audio_duration_s if spec.audio_duration_s is not None else spec.duration_s
-            n = int(round(dur * spec.sample_rate))
-            sig = audio_signal(n, spec.sample_rate, spec.seed)
-            for a, b in spec.silence:
-                sig[:, int(a * spec.sample_rate) : int(b * spec.sample_rate)] = 0.0
-            step = 1024
-            for k in range(0, n, step):
-                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(sig[:, k : k + step]), format="fltp", layout="stereo")
-                frame.sample_rate = spec.sample_rate
+            layout = AUDIO_LAYOUTS[audio.shape[0]]
+            sig = np.clip(audio, -1.0, 1.0).astype(np.float32)
+            for k in range(0, sig.shape[1], 1024):
+                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(sig[:, k : k + 1024]), format="fltp", layout=layout)
+                frame.sample_rate = sample_rate
                 frame.pts = k
                 for p in aus.encode(frame):
                     container.mux(p)
