@@ -59,12 +59,15 @@ def test_job_script_without_a_cluster(manifest, tmp_path):
 @pytest.mark.slow
 def test_ray_job_submit_to_a_started_cluster(manifest, tmp_path):
     env = _env(tmp_path)
-    gcs_port, dash_port = _free_port(), _free_port()
+    gcs_port, dash_port, agent_port = _free_port(), _free_port(), _free_port()
     # --block keeps the cluster's lifetime tied to this process, so stopping it never touches
     # another Ray on the machine (`ray stop` would stop them all).
     head = subprocess.Popen(
         [str(BIN / "ray"), "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={gcs_port}",
-         "--num-cpus=2", "--dashboard-host=127.0.0.1", f"--dashboard-port={dash_port}", "--disable-usage-stats"],
+         "--num-cpus=2", "--dashboard-host=127.0.0.1", f"--dashboard-port={dash_port}",
+         # The session's own local Ray already holds the default agent port (52365); without a
+         # port of its own this cluster's job agent never comes up ("No available agent").
+         f"--dashboard-agent-listen-port={agent_port}", "--disable-usage-stats"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         api = f"http://127.0.0.1:{dash_port}"
@@ -82,7 +85,7 @@ def test_ray_job_submit_to_a_started_cluster(manifest, tmp_path):
         out = tmp_path / "out"
         env_job = {**env, "RAY_API_SERVER_ADDRESS": api, "RAY_AUTH_MODE": "token"}
         runtime_env = json.dumps({"env_vars": {"RAYQA_HOME": str(tmp_path / "job-home")}})
-        agent_deadline = time.time() + 180  # on a fresh venv the agent's first imports are slow
+        agent_deadline = time.time() + 120  # on a fresh venv the agent's first imports are slow
         while True:
             proc = subprocess.run(
                 [str(BIN / "ray"), "job", "submit", "--working-dir", str(REPO), "--runtime-env-json", runtime_env,
