@@ -27,6 +27,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -139,6 +140,7 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=20)
     ap.add_argument("--workdir", default=None, help="keep the catalogue here between runs")
     ap.add_argument("--config", default=None, help="TOML overriding resources, as for `rayqa scan`")
+    ap.add_argument("--repeats", type=int, default=3, help="interleaved repeats; medians are printed")
     args = ap.parse_args()
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="rayqa-bench-"))
@@ -150,13 +152,17 @@ def main() -> None:
     cfg = ScanConfig.load(args.config)
     ensure_ray()
     decode_only(manifest, cfg)  # warm-up: worker start-up and imports are not what we measure
-    with RayMemory() as mem_a:
-        wall_a = decode_only(manifest, cfg)
-    with RayMemory() as mem_b:
-        t = time.perf_counter()
-        result = run_scan(manifest, work / "scan", config=cfg, rescan=True)
-        wall_b = time.perf_counter() - t
-    wall_c = ffmpeg_pass(manifest)
+    # This machine's timings wander by tens of percent between runs: take the median of
+    # interleaved repeats, so a and b see the same conditions.
+    walls = {"a": [], "b": [], "c": []}
+    with RayMemory() as mem_a, RayMemory() as mem_b:
+        for _ in range(args.repeats):
+            walls["a"].append(decode_only(manifest, cfg))
+            t = time.perf_counter()
+            result = run_scan(manifest, work / "scan", config=cfg, rescan=True)
+            walls["b"].append(time.perf_counter() - t)
+            walls["c"].append(ffmpeg_pass(manifest))
+    wall_a, wall_b, wall_c = (float(np.median(walls[k])) for k in "abc")
 
     assert result.counts.get("ok") == args.items, result.counts
     rate = {k: content_s / w for k, w in (("a", wall_a), ("b", wall_b), ("c", wall_c))}
@@ -167,7 +173,8 @@ def main() -> None:
     print(f"cost b/a  = {wall_b / wall_a:.2f}   (aim <= 1.5)")
     print(f"speed b/c = {rate['b'] / rate['c']:.2f}   (aim > 1)")
     print(f"peak RSS: driver {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB, "
-          f"Ray workers together {mem_b.peak_bytes / 2**20:.0f} MiB (scan), {mem_a.peak_bytes / 2**20:.0f} MiB (decode only)")
+          f"Ray workers together {mem_b.peak_bytes / 2**20:.0f} MiB")
+    print("walls (s): " + "; ".join(f"{k} {', '.join(f'{w:.1f}' for w in v)}" for k, v in walls.items()))
     print(f"findings: {result.findings_by_defect}")
 
 

@@ -1,7 +1,8 @@
 """The catalogue scan: manifest → windows → decode → detector pools → findings, on Ray Data.
 
     items ──flat_map: probe + cut into windows──▶ map_batches: decode (CPU tasks)
-          ──▶ map_batches: dsp detectors (one shared actor pool)
+                                                    + dsp detectors on those frames (or their own
+                                                      actor pool: resources.dsp_pool = "actor")
           ──▶ map_batches: one actor pool per learned detector (GPU when the cluster has one)
           ──▶ driver: merge each finished item's hits into events, commit Parquet parts
 
@@ -33,8 +34,12 @@ from rayqa.stages import DecodeStage, DetectStage, hits_of, input_specs, plan_it
 log = logging.getLogger("rayqa")
 
 
-def decode_batch(batch: pd.DataFrame, video_specs, audio_specs, backend: str) -> pd.DataFrame:
-    return DecodeStage(video_specs, audio_specs, backend)(batch)
+def decode_batch(batch: pd.DataFrame, video_specs, audio_specs, backend: str,
+                 dsp: dict | None = None) -> pd.DataFrame:
+    """Decode a batch of windows; with ``dsp`` (DetectStage arguments) also run the signal-processing
+    detectors right here, where the frames already are."""
+    batch = DecodeStage(video_specs, audio_specs, backend)(batch)
+    return DetectStage(**dsp)(batch) if dsp else batch
 
 
 def ensure_ray(address: str | None = None) -> None:
@@ -278,12 +283,15 @@ def build_dataset(todo: pd.DataFrame, cfg: ScanConfig, dsp_dets: list[Detector],
     ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 1000)))
     ds = ds.flat_map(plan_item, fn_kwargs={"window_s": cfg.decode.window_s,
                                            "max_windows": cfg.decode.max_windows_per_item}, num_cpus=r.decode_num_cpus)
+    dsp_in_decode = bool(dsp_dets) and r.dsp_pool == "decode"
+    dsp = {"names": [d.name for d in dsp_dets], "overrides": cfg.detectors, "drop_media": not model_dets}
     ds = ds.map_batches(decode_batch, fn_kwargs={"video_specs": video_specs, "audio_specs": audio_specs,
-                                                 "backend": cfg.decode.video_backend},
+                                                 "backend": cfg.decode.video_backend,
+                                                 "dsp": dsp if dsp_in_decode else None},
                         batch_size=r.decode_batch_windows, batch_format="pandas", num_cpus=r.decode_num_cpus)
     pool = dict(min_size=r.detector_pool_min, max_size=max(r.detector_pool_min, r.detector_pool_max))
     stages = []
-    if dsp_dets:
+    if dsp_dets and not dsp_in_decode:
         stages.append(([d.name for d in dsp_dets], r.dsp_num_cpus, 0, r.dsp_batch_windows))
     for d in model_dets:
         stages.append(([d.name], r.model_num_cpus, r.model_num_gpus if use_gpu else 0, r.model_batch_windows))

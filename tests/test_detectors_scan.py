@@ -101,3 +101,17 @@ def test_run_json_and_mlflow(scan):
     assert mlrun.data.metrics["items_ok"] == 8
     assert mlrun.data.metrics["findings.black_frames"] == 2
     assert mlrun.data.params["detectors"].startswith("black_frames")
+
+
+def test_dsp_actor_pool_gives_the_same_findings(scan, clips, tmp_path):
+    """The dsp detectors in their own actor pool (instead of inside the decode tasks) find the same."""
+    from rayqa.config import ScanConfig
+
+    _, _, findings = scan
+    manifest = write_manifest(tmp_path / "m.csv", [{"item_id": n, "uri": str(clips[n])}
+                                                   for n in ["black", "freeze", "silence", "clean"]])
+    run_scan(manifest, tmp_path / "out", config=ScanConfig().merged({"resources": {"dsp_pool": "actor"}}))
+    pooled = pd.read_parquet(tmp_path / "out" / "findings")
+    key = ["item_id", "defect", "start_s", "end_s"]
+    expected = findings[findings["item_id"].isin(["black", "freeze", "silence", "clean"])]
+    assert pooled[key].sort_values(key).reset_index(drop=True).equals(expected[key].sort_values(key).reset_index(drop=True))

@@ -101,9 +101,11 @@ def test_windows_and_sampling():
 def test_config_fits_two_cpus_and_refuses_what_cannot_run(tmp_path):
     cfg = ScanConfig()
     cfg.check_fits(cluster_cpus=2, cluster_gpus=0, n_model_pools=2, use_gpu=False)
-    greedy = cfg.merged({"resources": {"dsp_num_cpus": 1.0, "model_num_cpus": 1.0}})
+    greedy = cfg.merged({"resources": {"dsp_pool": "actor", "dsp_num_cpus": 1.0, "model_num_cpus": 1.0}})
     with pytest.raises(ConfigError, match="do not fit"):
         greedy.check_fits(cluster_cpus=2, cluster_gpus=0, n_model_pools=1, use_gpu=False)
+    # Inside the decode tasks the dsp detectors reserve nothing of their own.
+    greedy.merged({"resources": {"dsp_pool": "decode"}}).check_fits(2, 0, 1, False)
     (tmp_path / "c.toml").write_text("[decode]\nwindow_s = 4\n[detectors.black_frames]\npixel_threshold = 0.2\n")
     loaded = ScanConfig.load(tmp_path / "c.toml")
     assert loaded.decode.window_s == 4.0 and loaded.detectors["black_frames"]["pixel_threshold"] == 0.2
