@@ -111,14 +111,8 @@ def _span_packets(src: Path, start_s: float, end_s: float) -> list[tuple[float, 
     """Validate the file and the span; the non-key video packets of ``[start_s, end_s)``."""
     if not src.is_file():
         raise SimulationError(f"block corruption: no such file: {src}")
-    try:
-        container = av.open(str(src), metadata_errors="ignore")
-    except av.error.FFmpegError as e:
-        raise SimulationError(f"block corruption: cannot open {src} as media: {e}") from e
+    container, vs = _open_video(src)
     with container:
-        if not container.streams.video:
-            raise SimulationError(f"block corruption: {src.name} has no video stream")
-        vs = container.streams.video[0]
         if vs.codec_context.name != "h264" or not _is_avcc(vs.codec_context.extradata):
             raise SimulationError(f"block corruption: needs H.264 in MP4/MOV, {src.name} has "
                                   f"{vs.codec_context.name} ({container.format.name})")
@@ -240,16 +234,22 @@ def block_masks(clean_path: str | Path, corrupt_path: str | Path, block: int = 1
     return np.asarray(times), masks_arr, masks_arr.mean(axis=(1, 2))
 
 
-def _decoded(path: Path) -> Iterator[tuple[Fraction, av.VideoFrame]]:
-    """(time, frame) for every frame the decoder outputs, decoding on through any damage."""
+def _open_video(path: Path):
+    """The open container and its first video stream, or a SimulationError saying why not."""
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except av.error.FFmpegError as e:
         raise SimulationError(f"block corruption: cannot open {path} as media: {e}") from e
+    if not container.streams.video:
+        container.close()
+        raise SimulationError(f"block corruption: {path.name} has no video stream")
+    return container, container.streams.video[0]
+
+
+def _decoded(path: Path) -> Iterator[tuple[Fraction, av.VideoFrame]]:
+    """(time, frame) for every frame the decoder outputs, decoding on through any damage."""
+    container, vs = _open_video(path)
     with container:
-        if not container.streams.video:
-            raise SimulationError(f"block corruption: {path.name} has no video stream")
-        vs = container.streams.video[0]
         vs.thread_count = 1  # as rayqa.media decodes: FFmpeg conceals differently with threads
         try:
             for packet in container.demux(vs):
