@@ -22,7 +22,7 @@ system-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng; \
 	  else echo "rayqa: install espeak-ng (apt-get install espeak-ng) for speech in simulated data" >&2; fi; }
 
-demo: $(STAMP) system-deps
+demo: $(STAMP)
 	$(BIN)/rayqa demo
 
 test: $(STAMP) system-deps
