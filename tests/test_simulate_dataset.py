@@ -73,7 +73,8 @@ def test_ray_job_writes_a_dataset_that_scans_and_scores(ray_local, tmp_path):
     manifest = pd.read_csv(tmp_path / "ds" / "manifest.csv")
     assert len(manifest) == 6 and set(labels["item_id"]) == set(manifest["item_id"])
     stored = pd.read_parquet(tmp_path / "ds" / "labels.parquet")
-    assert list(stored.columns[:5]) == ["item_id", "defect", "start_s", "end_s", "details"]
+    assert list(stored.columns) == ["item_id", "defect", "start_s", "end_s", "details", "recipe", "split", "masks_uri"]
+    assert stored["masks_uri"].isna().all()  # no block corruption in this set
     run_scan(tmp_path / "ds" / "manifest.csv", tmp_path / "scan",
              detectors="black_frames,audio_silence,duration_mismatch")
     table = evaluate_scan(tmp_path / "scan", tmp_path / "ds" / "labels.parquet").set_index("defect")

@@ -8,7 +8,7 @@ seed gives the same bytes whatever the scheduling.
 Output folder::
 
     media/<item_id>.mp4       the items (H.264/AAC)
-    labels.parquet            item_id, defect, start_s, end_s, details (JSON), recipe, split
+    labels.parquet            item_id, defect, start_s, end_s, details (JSON), recipe, split, masks_uri
     masks/<item_id>.npz       per-frame block masks for block-corruption items (times_s, masks, block)
     manifest.csv              item_id, uri, recipe, split, seed: scan it with `rayqa scan`
 """
@@ -293,6 +293,9 @@ def make_dataset(out_dir: str | Path, n_items: int, seed: int = 0, recipes: list
     meta = {r["item_id"]: r for r in rows}
     label_df["recipe"] = [meta[i]["recipe"] for i in label_df["item_id"]]
     label_df["split"] = cfg.split
+    # Block-corruption labels point at their per-frame masks (times_s, masks, block) in masks/.
+    label_df["masks_uri"] = [f"masks/{i}.npz" if (out_dir / "masks" / f"{i}.npz").exists() and d == "block_corruption"
+                             else None for i, d in zip(label_df["item_id"], label_df["defect"])]
     label_df.to_parquet(out_dir / "labels.parquet", index=False)
     manifest = pd.DataFrame([{k: r[k] for k in ("item_id", "uri", "recipe", "split", "seed")} for r in rows])
     manifest.to_csv(out_dir / "manifest.csv", index=False)
