@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -61,10 +60,12 @@ def make_catalogue(folder: Path, minutes: float, items: int) -> tuple[Path, floa
 
 
 class RayMemory:
-    """Peak of the summed RSS of all Ray worker processes, sampled from /proc."""
+    """Peaks of the summed RSS of all Ray worker processes and of this (driver) process while in
+    the block, sampled from /proc (ru_maxrss would also count whatever ran before)."""
 
     def __init__(self, interval_s: float = 0.25):
-        self.interval_s, self.peak_bytes, self._stop = interval_s, 0, threading.Event()
+        self.interval_s, self.peak_bytes, self.driver_peak_bytes = interval_s, 0, 0
+        self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
@@ -79,6 +80,8 @@ class RayMemory:
                 except (OSError, ValueError, IndexError):
                     continue
             self.peak_bytes = max(self.peak_bytes, total)
+            own = int(Path("/proc/self/statm").read_text().split()[1]) * page
+            self.driver_peak_bytes = max(self.driver_peak_bytes, own)
             self._stop.wait(self.interval_s)
 
     def __enter__(self):
@@ -172,7 +175,7 @@ def main() -> None:
     print(f"(c) ffmpeg black/freeze/silencedetect {rate['c']:8.1f} content-s/s   ({wall_c:.1f} s wall)")
     print(f"cost b/a  = {wall_b / wall_a:.2f}   (aim <= 1.5)")
     print(f"speed b/c = {rate['b'] / rate['c']:.2f}   (aim > 1)")
-    print(f"peak RSS: driver {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB, "
+    print(f"peak RSS during the scans: driver {mem_b.driver_peak_bytes / 2**20:.0f} MiB, "
           f"Ray workers together {mem_b.peak_bytes / 2**20:.0f} MiB")
     print("walls (s): " + "; ".join(f"{k} {', '.join(f'{w:.1f}' for w in v)}" for k, v in walls.items()))
     print(f"findings: {result.findings_by_defect}")

@@ -1,0 +1,75 @@
+"""Memory of one long item against a short one, measured in the same run.
+
+    .venv/bin/python bench/long_item_memory.py [--minutes 120] [--short-minutes 5]
+
+Writes a long H.264/AAC item (default 2 hours, 160x90 at 25 fps so the encode is quick; decoding
+cost per window is what matters, not the picture size) and a short one, scans each alone and prints
+the peak resident memory of the driver and of all Ray workers together, and the ratio long/short.
+Windows are decoded per batch and the driver holds only items in flight, so the ratio should stay
+near 1 however long the item is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from scan_throughput import RayMemory  # noqa: E402
+
+from rayqa.pipeline import ensure_ray, run_scan  # noqa: E402
+from rayqa.synth import ClipSpec, write_clip  # noqa: E402
+
+
+def scan_one(path: Path, work: Path, name: str) -> tuple[float, float, float]:
+    manifest = work / f"{name}.csv"
+    pd.DataFrame([{"item_id": name, "uri": str(path)}]).to_csv(manifest, index=False)
+    with RayMemory() as mem:
+        t = time.perf_counter()
+        result = run_scan(manifest, work / f"scan-{name}", rescan=True)
+        wall = time.perf_counter() - t
+    assert result.counts == {"ok": 1}, result.counts
+    return wall, mem.peak_bytes / 2**20, mem.driver_peak_bytes / 2**20
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--minutes", type=float, default=120.0)
+    ap.add_argument("--short-minutes", type=float, default=5.0)
+    ap.add_argument("--workdir", default=None)
+    args = ap.parse_args()
+    work = Path(args.workdir or tempfile.mkdtemp(prefix="rayqa-longbench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("RAYQA_HOME", str(work / "home"))
+    items = {}
+    for name, minutes in (("short", args.short_minutes), ("long", args.minutes)):
+        path = work / f"{name}.mp4"
+        if not path.exists():
+            t = time.perf_counter()
+            # A black stretch near the end proves the whole item was scanned.
+            end = minutes * 60
+            write_clip(path, ClipSpec(duration_s=end, width=160, height=90, black=[(end - 30, end - 25)]))
+            print(f"wrote {name}: {minutes:g} min in {time.perf_counter() - t:.0f} s, {path.stat().st_size / 2**20:.0f} MiB")
+        items[name] = path
+    ensure_ray()
+    scan_one(items["short"], work, "warmup")  # worker start-up is not what we measure
+    rows = {name: scan_one(path, work, name) for name, path in items.items()}
+    findings = pd.read_parquet(work / "scan-long" / "findings")
+    assert (findings["defect"] == "black_frames").any(), "the long item's last minutes were not scanned"
+    for name, (wall, workers, driver) in rows.items():
+        minutes = args.minutes if name == "long" else args.short_minutes
+        print(f"{name:5s} {minutes:6.1f} min  wall {wall:7.1f} s  ({minutes * 60 / wall:6.1f} content-s/s)  "
+              f"Ray workers peak {workers:6.0f} MiB  driver peak {driver:5.0f} MiB")
+    print(f"worker memory long/short = {rows['long'][1] / rows['short'][1]:.2f} (flat when near 1)")
+
+
+if __name__ == "__main__":
+    main()
