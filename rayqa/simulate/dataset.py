@@ -183,7 +183,7 @@ AUDIO_INJECTORS: dict[str, Callable] = {
     "audio_clicks": A.add_clicks, "audio_hum": A.add_hum, "audio_hiss": A.add_hiss, "audio_distortion": A.add_distortion,
     "audio_silence": A.add_dropout, "audio_clipping": A.add_clipping, "audio_channel_fault": A.channel_fault,
 }
-RANDOM_INJECTORS = {"block_displacement", "flat_blocks", "audio_clicks", "audio_hiss", "audio_clipping"}
+RANDOM_INJECTORS = {"video_tearing", "block_displacement", "flat_blocks", "audio_clicks", "audio_hiss", "audio_clipping"}
 
 
 def make_item(item_id: str, recipe_name: str, seed: int, out_dir: str | Path, cfg: SimConfig) -> dict:
@@ -201,8 +201,6 @@ def make_item(item_id: str, recipe_name: str, seed: int, out_dir: str | Path, cf
     if recipe.stream == "video":
         start, end = _span(recipe, cfg.duration_s, rng)
         kwargs = dict(params, rng=rng) if recipe_name in RANDOM_INJECTORS else params
-        if recipe_name == "video_tearing":
-            kwargs = dict(params, rng=rng)
         result = VIDEO_INJECTORS[recipe_name](frames, cfg.fps, start, end, **kwargs)
         frames, labels = result[0], result[1]
         if len(result) == 3:
