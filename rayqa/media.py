@@ -226,10 +226,6 @@ class _AudioAcc:
         return AudioSamples(start, sr, np.ascontiguousarray(data[:, a:b], dtype=np.float32))
 
 
-def _frame_time(frame) -> float | None:
-    return frame.time  # pts × time_base as a float, or None when the frame has no pts
-
-
 def decode_windows(
     uri: str,
     info: ItemInfo,
@@ -245,8 +241,9 @@ def decode_windows(
     before its header says) is returned in each window's ``damage`` list; it never raises for
     damage inside a stream, only for an item that cannot be opened (:class:`MediaError`).
     """
-    if backend == "decord" and video_specs and info.has_video and local_path(uri) is not None:
-        return _decode_decord_with_fallback(local_path(uri), info, spans, video_specs, audio_specs, item_id)
+    path = local_path(uri)
+    if backend == "decord" and video_specs and info.has_video and path is not None:
+        return _decode_decord_with_fallback(path, info, spans, video_specs, audio_specs, item_id)
     return _decode_pyav(uri, info, spans, video_specs, audio_specs, item_id)
 
 
@@ -346,7 +343,7 @@ def _decode_pyav(uri, info, spans, video_specs, audio_specs, item_id) -> list[Wi
                         _damage(windows, t, t + (1 / fps if st is vs else 0.05), kind, f"undecodable packet: {_one_line(e)}")
                     continue
                 for frame in frames:
-                    t = _frame_time(frame)
+                    t = frame.time  # pts × time_base, None without a pts
                     if t is None:
                         continue
                     last_t[st.index] = t

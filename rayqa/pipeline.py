@@ -29,7 +29,7 @@ from rayqa.detectors import build, parse_names
 from rayqa.detectors.base import Detector, ItemInfo
 from rayqa.manifest import passthrough_columns, read_manifest
 from rayqa.output import OutputDir, passthrough_schema
-from rayqa.stages import DecodeStage, DetectStage, hits_of, input_specs, plan_item
+from rayqa.stages import DecodeStage, DetectStage, hits_of, input_specs, plan_item, to_frame
 
 log = logging.getLogger("rayqa")
 
@@ -38,8 +38,10 @@ def decode_batch(batch: pd.DataFrame, video_specs, audio_specs, backend: str,
                  dsp: dict | None = None) -> pd.DataFrame:
     """Decode a batch of windows; with ``dsp`` (DetectStage arguments) also run the signal-processing
     detectors right here, where the frames already are."""
-    batch = DecodeStage(video_specs, audio_specs, backend)(batch)
-    return DetectStage(**dsp)(batch) if dsp else batch
+    rows = DecodeStage(video_specs, audio_specs, backend).decode_rows(batch.to_dict("records"))
+    if dsp:
+        rows = DetectStage(**dsp).detect_rows(rows)  # on the decoded windows, no pickling round trip
+    return to_frame(rows)
 
 
 def ensure_ray(address: str | None = None) -> None:

@@ -16,7 +16,7 @@ import pandas as pd
 
 from rayqa import media
 from rayqa.detectors import build
-from rayqa.detectors.base import AudioSpec, Detector, Hit, ItemInfo, VideoSpec
+from rayqa.detectors.base import AudioSpec, Detector, Hit, ItemInfo, VideoSpec, Window
 
 ROW_COLUMNS = ("item_id", "uri", "info", "window_index", "n_windows", "t0", "t1", "media", "hits", "error", "work_s")
 
@@ -59,7 +59,10 @@ class DecodeStage:
         self.video_specs, self.audio_specs, self.backend = video_specs, audio_specs, backend
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
-        rows = batch.to_dict("records")
+        return to_frame(self.decode_rows(batch.to_dict("records")))
+
+    def decode_rows(self, rows: list[dict]) -> list[dict]:
+        """Set each row's ``media`` to its decoded :class:`Window` (serialised only by :func:`to_frame`)."""
         for group in _contiguous_groups(rows):
             first = group[0]
             if first["error"] or not first["info"]:
@@ -81,9 +84,17 @@ class DecodeStage:
                 continue
             per = (time.perf_counter() - started) / len(group)
             for r, w in zip(group, windows):
-                r["media"] = pickle.dumps(w, protocol=5)
+                r["media"] = w
                 r["work_s"] += per
-        return pd.DataFrame(rows, columns=ROW_COLUMNS)
+        return rows
+
+
+def to_frame(rows: list[dict]) -> pd.DataFrame:
+    """Rows as a batch for the next stage; decoded windows travel pickled."""
+    for r in rows:
+        if isinstance(r["media"], Window):
+            r["media"] = pickle.dumps(r["media"], protocol=5)
+    return pd.DataFrame(rows, columns=ROW_COLUMNS)
 
 
 def _contiguous_groups(rows: list[dict]) -> list[list[dict]]:
@@ -109,13 +120,18 @@ class DetectStage:
         self.drop_media = drop_media
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
-        rows = batch.to_dict("records")
+        return to_frame(self.detect_rows(batch.to_dict("records")))
+
+    def detect_rows(self, rows: list[dict]) -> list[dict]:
+        """Add each detector's hits to the rows; ``media`` is a Window, its pickle, or empty."""
         ready = []
         for r in rows:
             if r["error"] or not r["info"]:
                 continue
             info = ItemInfo.from_json(r["info"])
-            window = pickle.loads(r["media"]) if r["media"] else None
+            window = r["media"]
+            if isinstance(window, bytes):
+                window = pickle.loads(window) if window else None
             ready.append((r, window, info))
         for det in self.detectors:
             started = time.perf_counter()
@@ -133,7 +149,7 @@ class DetectStage:
         if self.drop_media:
             for r in rows:
                 r["media"] = b""
-        return pd.DataFrame(rows, columns=ROW_COLUMNS)
+        return rows
 
     @staticmethod
     def _run(det: Detector, todo: list) -> list:
