@@ -55,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("detectors", help="list the detectors with their inputs and default parameters")
 
     add_simulate_parser(sub)
+    add_train_parser(sub)
 
     p = sub.add_parser("evaluate", help="event-level recall and precision per defect against simulation labels")
     p.add_argument("--findings", required=True, help="a scan's output folder (findings/ and items/)")
@@ -109,6 +110,45 @@ def cmd_simulate(args) -> int:
     if len(labels):
         print("labels by defect: " + ", ".join(f"{k} {v}" for k, v in labels["defect"].value_counts().items()))
     print(f"scan it: rayqa scan --manifest {out}/manifest.csv --output {out}/scan")
+    return EXIT_OK
+
+
+TRAINABLE = ("block_corruption", "audio_artifacts")  # rayqa/train/<detector>.py each
+
+
+def add_train_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "train", help="train a detector on simulated data, log it to MLflow and register a version",
+        description="Simulates the training data (or reuses --data), trains with a fixed seed, writes weights, "
+                    "model.json and MODEL_CARD.md to --out, logs params/metrics/artifacts and the data's hash to "
+                    "MLflow and registers a new version of rayqa-<detector> (@champion only with --promote or in "
+                    "an empty registry). `--out models/<detector>` reproduces the shipped weights.")
+    p.add_argument("detector", choices=TRAINABLE)
+    p.add_argument("--seed", type=int, default=None, help="default 0")
+    p.add_argument("--items", type=int, default=None, help="simulated training items (default: the detector's)")
+    p.add_argument("--steps", type=int, default=None, help="optimiser steps (default: the detector's)")
+    p.add_argument("--batch", type=int, default=None, help="batch size (default: the detector's)")
+    p.add_argument("--data", default=None, help="training data folder (default: under $RAYQA_HOME/datasets, "
+                                                "simulated when missing)")
+    p.add_argument("--out", default=None, help="where the model goes (default $RAYQA_HOME/models/<detector>)")
+    p.add_argument("--no-register", action="store_true", help="write the model but leave MLflow alone")
+    p.add_argument("--promote", action="store_true", help="make the new version @champion")
+    return p
+
+
+def cmd_train(args) -> int:
+    import importlib
+
+    trainer = importlib.import_module(f"rayqa.train.{args.detector}")
+    given = {k: getattr(args, k) for k in ("seed", "items", "steps", "batch") if getattr(args, k) is not None}
+    cfg = trainer.TrainConfig(**given)
+    try:
+        cfg.check()
+    except ValueError as e:
+        print(f"rayqa: refused: {e}", file=sys.stderr)
+        return EXIT_REFUSED
+    result = trainer.train(cfg, data=args.data, out=args.out, register=not args.no_register, promote=args.promote)
+    print(json.dumps({k: v for k, v in result.items() if k != "train_seconds"}, indent=2))
     return EXIT_OK
 
 
@@ -216,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_evaluate(args)
         if args.command == "simulate":
             return cmd_simulate(args)
+        if args.command == "train":
+            return cmd_train(args)
     except (ManifestError, UnknownDetector, ConfigError, RegistryError, FileNotFoundError, SimulationError) as e:
         print(f"rayqa: refused: {e}", file=sys.stderr)
         return EXIT_REFUSED

@@ -215,6 +215,7 @@ def run_scan(manifest: str | os.PathLike, output: str | os.PathLike, detectors: 
     registry = ModelRegistry()
     resolved = {d.name: registry.resolve(d.name) for d in model_dets}  # once per run
     for d in model_dets:
+        d.verify(resolved[d.name])  # a damaged or misfit checkpoint is refused here, not in an actor
         d.model_name, d.model_version = resolved[d.name].name, resolved[d.name].version
 
     started = datetime.now(timezone.utc)

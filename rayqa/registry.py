@@ -100,14 +100,19 @@ class ModelRegistry:
         return {p.parent.name: p.parent for p in sorted(self.models_dir.glob("*/model.json"))}
 
     def register(self, detector: str, artifact_dir: str | os.PathLike, *, params: dict | None = None,
-                 metrics: dict | None = None, tags: dict | None = None, alias: str | None = CHAMPION) -> str:
-        """Log ``artifact_dir`` in a run and register it as a new version of ``rayqa-<detector>``."""
+                 metrics: dict | None = None, tags: dict | None = None, alias: str | None = CHAMPION,
+                 run_id: str | None = None) -> str:
+        """Log ``artifact_dir`` in a run (a new one, or ``run_id``, e.g. the training run, which the
+        caller has already given its params) and register it as a new version of ``rayqa-<detector>``."""
         from mlflow.entities import Metric, Param, RunTag
         from mlflow.exceptions import MlflowException
 
         name = model_name(detector)
-        run = self.client.create_run(self.experiment_id(f"rayqa-models-{detector}"), run_name=f"register-{detector}")
-        run_id = run.info.run_id
+        if run_id is None:
+            run = self.client.create_run(self.experiment_id(f"rayqa-models-{detector}"), run_name=f"register-{detector}")
+            run_id = run.info.run_id
+        else:
+            run = self.client.get_run(run_id)
         ts = int(time.time() * 1000)
         self.client.log_batch(
             run_id,

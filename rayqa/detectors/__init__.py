@@ -6,13 +6,14 @@ from typing import Any
 
 from rayqa.detectors.audio_silence import AudioSilence
 from rayqa.detectors.base import Detector
+from rayqa.detectors.block_corruption import BlockCorruption
 from rayqa.detectors.black_frames import BlackFrames
 from rayqa.detectors.decode_error import DecodeError
 from rayqa.detectors.duration_mismatch import DurationMismatch
 from rayqa.detectors.video_freeze import VideoFreeze
 
 REGISTRY: dict[str, type[Detector]] = {
-    cls.name: cls for cls in (BlackFrames, VideoFreeze, AudioSilence, DecodeError, DurationMismatch)
+    cls.name: cls for cls in (BlackFrames, VideoFreeze, AudioSilence, DecodeError, DurationMismatch, BlockCorruption)
 }
 
 

@@ -152,6 +152,16 @@ class Detector:
         """Get weights. Learned detectors receive the registry version the run resolved
         (a :class:`rayqa.registry.ResolvedModel`) and download exactly that; dsp detectors have none."""
 
+    def verify(self, model=None) -> None:
+        """Check on the driver, before any work starts, that ``model`` loads (raises RegistryError
+        saying why); learned detectors load and drop it, dsp detectors have nothing to check."""
+        if self.pool == "model":
+            self.load(model, device="cpu")
+            self.unload()
+
+    def unload(self) -> None:
+        """Drop loaded weights (the driver keeps only the names and versions)."""
+
     def applies_to(self, info: ItemInfo) -> bool:
         """Whether the item has the streams this detector needs."""
         if self.video is not None and not info.has_video:

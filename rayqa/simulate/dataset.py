@@ -10,7 +10,7 @@ Output folder::
     media/<item_id>.mp4       the items (H.264/AAC)
     labels.parquet            item_id, defect, start_s, end_s, details (JSON), recipe, split, masks_uri
     masks/<item_id>.npz       per-frame block masks for block-corruption items (times_s, masks, block)
-    manifest.csv              item_id, uri, recipe, split, seed: scan it with `rayqa scan`
+    manifest.csv              item_id, uri, recipe, split, seed, video_kind, audio_kind: scan it with `rayqa scan`
 """
 
 from __future__ import annotations
@@ -245,7 +245,8 @@ def make_item(item_id: str, recipe_name: str, seed: int, out_dir: str | Path, cf
         row["details"] = json.dumps(details, sort_keys=True)
         rows.append(row)
     return {"item_id": item_id, "uri": f"media/{item_id}.mp4", "recipe": recipe_name, "split": cfg.split,
-            "seed": int(seed), "labels": json.dumps(rows)}
+            "seed": int(seed), "video_kind": source.get("video_source", {}).get("kind", "user"),
+            "audio_kind": source.get("audio_source", {}).get("kind", "user"), "labels": json.dumps(rows)}
 
 
 def plan_items(n_items: int, seed: int, recipes: list[str], clean_fraction: float, split: str) -> list[dict]:
@@ -295,7 +296,8 @@ def make_dataset(out_dir: str | Path, n_items: int, seed: int = 0, recipes: list
     label_df["masks_uri"] = [f"masks/{i}.npz" if (out_dir / "masks" / f"{i}.npz").exists() and d == "block_corruption"
                              else None for i, d in zip(label_df["item_id"], label_df["defect"])]
     label_df.to_parquet(out_dir / "labels.parquet", index=False)
-    manifest = pd.DataFrame([{k: r[k] for k in ("item_id", "uri", "recipe", "split", "seed")} for r in rows])
+    manifest = pd.DataFrame([{k: r[k] for k in ("item_id", "uri", "recipe", "split", "seed", "video_kind", "audio_kind")}
+                             for r in rows])
     manifest.to_csv(out_dir / "manifest.csv", index=False)
     return label_df
 
@@ -306,7 +308,8 @@ def _make_row(item: dict, out_dir: str, cfg: SimConfig) -> dict:
         row["error"] = ""
         return row
     except Exception as e:  # reported together by the driver, never silently dropped
-        return {**item, "uri": "", "split": cfg.split, "labels": "[]", "error": f"{type(e).__name__}: {e}"}
+        return {**item, "uri": "", "split": cfg.split, "video_kind": "", "audio_kind": "", "labels": "[]",
+                "error": f"{type(e).__name__}: {e}"}
 
 
 def describe_recipes() -> str:
