@@ -32,6 +32,7 @@ def make_catalogue(folder: Path) -> Path:
         clean = folder / "clean.mp4"
         corrupt_video_packets(clean, damaged, 4.0, 5.0)
     rows.append(("damaged_4-5s", damaged.name, "decode_error 4.0-5.0"))
+    rows.append(("blocky", *_blocky(folder)))
     rows.append(("missing", "no_such_file.mp4", "status failed: file not found"))
     manifest = folder / "manifest.csv"
     with manifest.open("w", newline="") as f:
@@ -39,6 +40,29 @@ def make_catalogue(folder: Path) -> Path:
         w.writerow(["item_id", "uri", "expected"])
         w.writerows(rows)
     return manifest
+
+
+def _blocky(folder: Path) -> tuple[str, str]:
+    """A simulated scene whose H.264 P-frames were damaged at 4.0-4.3 s: the decoder conceals the
+    damage and it smears on until the next keyframe, as the labels (from the clean decode) say."""
+    import json
+
+    import numpy as np
+
+    from rayqa.simulate.bitstream import inject_block_corruption
+    from rayqa.simulate.pristine import video_scene
+    from rayqa.synth import audio_signal, encode
+
+    path, truth = folder / "blocky.mp4", folder / "blocky.truth.json"
+    if not (path.exists() and truth.exists()):
+        frames = video_scene("shapes", 12.0, 25, 320, 180, np.random.default_rng(7), split="heldout")
+        audio = audio_signal(12 * 48000, 48000, seed=7)
+        clean = encode(folder / "blocky.clean.mp4", frames, 25, 320, 180, audio, 48000, 50)
+        labels, _, _ = inject_block_corruption(clean, path, 4.0, 4.3, 3, mode="flip", intensity=0.02)
+        clean.unlink()
+        truth.write_text(json.dumps([[round(l.start_s, 1), round(l.end_s, 1)] for l in labels]))
+    spans = json.loads(truth.read_text())
+    return path.name, "; ".join(f"block_corruption {a:.1f}-{b:.1f}" for a, b in spans) + " (+ decode_error)"
 
 
 def run_demo(workdir: Path, address: str | None = None) -> int:

@@ -26,7 +26,7 @@ import pandas as pd
 from rayqa import __version__
 from rayqa.config import ScanConfig
 from rayqa.detectors import build, parse_names
-from rayqa.detectors.base import Detector, ItemInfo
+from rayqa.detectors.base import Detector, Hit, ItemInfo
 from rayqa.manifest import passthrough_columns, read_manifest
 from rayqa.output import OutputDir, passthrough_schema
 from rayqa.stages import DecodeStage, DetectStage, hits_of, input_specs, plan_item, to_frame
@@ -68,6 +68,39 @@ def git_commit() -> str | None:
         return out.stdout.strip() or None if out.returncode == 0 else None
     except (OSError, subprocess.SubprocessError):
         return None
+
+
+def finding_rows(run_id: str, item_id: str, detectors: dict[str, Detector], hits: list[tuple[str, "Hit"]]) -> list[dict]:
+    """An item's hits, merged per detector into events, as rows of the findings schema (the scan's
+    Parquet and the service's JSON alike), in time order."""
+    by_det = defaultdict(list)
+    for name, hit in hits:
+        by_det[name].append(hit)
+    rows = []
+    for name, det_hits in by_det.items():
+        det = detectors[name]
+        for ev in det.merge(det_hits):
+            rows.append({
+                "run_id": run_id, "item_id": item_id, "detector": name, "defect": ev.defect,
+                "start_s": float(ev.start_s), "end_s": float(ev.end_s), "score": float(min(1.0, max(0.0, ev.score))),
+                "model": det.model_name, "model_version": det.model_version,
+                "details": json.dumps(ev.details, sort_keys=True, default=str),
+            })
+    rows.sort(key=lambda f: (f["start_s"], f["detector"]))
+    return rows
+
+
+def summary_row(run_id: str, item_id: str, uri: str, info: ItemInfo | None, error: str | None, n_findings: int,
+                wall_s: float) -> dict:
+    """One item's row of the items schema (pass-through manifest columns are the caller's)."""
+    return {
+        "run_id": run_id, "item_id": item_id, "uri": uri,
+        "status": "failed" if error else "ok", "error": error,
+        "duration_s": info.duration_s if info else None, "fps": info.fps if info else None,
+        "width": info.width if info else None, "height": info.height if info else None,
+        "has_audio": info.has_audio if info else None, "n_findings": n_findings,
+        "av_sync_verdict": None, "av_offset_ms": None, "wall_s": round(wall_s, 4),
+    }
 
 
 @dataclass
@@ -122,30 +155,9 @@ class Collector:
     def _finish(self, item_id: str, st: _ItemState, error: str | None = None) -> None:
         info = ItemInfo.from_json(st.info) if st.info else None
         error = error or (st.errors[0] if st.errors else None)
-        findings = []
-        if error is None:
-            by_det = defaultdict(list)
-            for name, hit in st.hits:
-                by_det[name].append(hit)
-            for name, hits in by_det.items():
-                det = self.detectors[name]
-                for ev in det.merge(hits):
-                    findings.append({
-                        "run_id": self.run_id, "item_id": item_id, "detector": name, "defect": ev.defect,
-                        "start_s": float(ev.start_s), "end_s": float(ev.end_s), "score": float(min(1.0, max(0.0, ev.score))),
-                        "model": det.model_name, "model_version": det.model_version,
-                        "details": json.dumps(ev.details, sort_keys=True, default=str),
-                    })
-            findings.sort(key=lambda f: (f["start_s"], f["detector"]))
-        summary = {
-            "run_id": self.run_id, "item_id": item_id, "uri": st.uri,
-            "status": "failed" if error else "ok", "error": error,
-            "duration_s": info.duration_s if info else None, "fps": info.fps if info else None,
-            "width": info.width if info else None, "height": info.height if info else None,
-            "has_audio": info.has_audio if info else None, "n_findings": len(findings),
-            "av_sync_verdict": None, "av_offset_ms": None, "wall_s": round(st.work_s, 4),
-            **self.passthrough.get(item_id, {}),
-        }
+        findings = [] if error is not None else finding_rows(self.run_id, item_id, self.detectors, st.hits)
+        summary = {**summary_row(self.run_id, item_id, st.uri, info, error, len(findings), st.work_s),
+                   **self.passthrough.get(item_id, {})}
         self.pending_findings.extend(findings)
         self.pending_items.append(summary)
         self.finished.add(item_id)

@@ -33,9 +33,10 @@ class BlockCorruption(Detector):
         "width": 320,  # model input size: frames are scaled to it (the size it was trained at)
         "height": 180,
         "decision": "area_ratio",  # "area_ratio" (v1) or "learned" (v2)
-        "cell_threshold": 0.5,  # v1: a map cell counts as corrupted above this probability
+        # None: the operating points the model was calibrated at (its model.json).
+        "cell_threshold": None,  # v1: a map cell counts as corrupted above this probability
         "area_threshold": 0.07,  # v1: a frame is corrupted above this corrupted-area ratio
-        "learned_threshold": 0.5,  # v2: a frame is corrupted above this probability
+        "learned_threshold": None,  # v2: a frame is corrupted above this probability
         "batch_frames": 32,  # frames per forward pass
         "merge_gap_s": None,  # flagged samples closer than this merge (default: one sample period)
         "min_duration_s": 0.0,  # corruption can last a single frame
@@ -74,6 +75,9 @@ class BlockCorruption(Detector):
         except net_mod.ModelLoadError as e:
             raise RegistryError(f"{self.model_name} version {self.model_version} cannot be loaded: {e}") from e
         self.meta = meta
+        for key in ("cell_threshold", "learned_threshold"):
+            if self.params[key] is None:
+                self.params[key] = float(meta.get(key, 0.5))
         if self.device == "cpu":
             import torch
 
