@@ -54,6 +54,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("detectors", help="list the detectors with their inputs and default parameters")
 
+    p = sub.add_parser("serve", help="the detectors over HTTP on Ray Serve (POST /v1/score, GET /v1/models, /healthz)",
+                       description="Deploys the scoring app on Ray Serve. Without --address a local Ray is started and "
+                                   "the command serves until interrupted; with --address auto it deploys to the running "
+                                   "cluster (ray start --head) and, with --detach, returns: run it again after "
+                                   "`rayqa models promote` to roll the learned detectors over to the new version. "
+                                   "Environment: RAYQA_API_TOKEN (bearer token), RAYQA_ALLOWED_ROOTS (colon-separated "
+                                   "folders that {\"uri\": ...} requests may read), RAYQA_MAX_UPLOAD_MB.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--config", default=None, help="TOML file: [serve] replicas, CPU/GPU fractions, batching")
+    p.add_argument("--address", default=None, help="Ray cluster address ('auto' for a running cluster)")
+    p.add_argument("--detach", action="store_true", help="deploy and return instead of serving in the foreground")
+    p.add_argument("--detectors", default=None, help="comma-separated detectors to serve (default: all)")
+
     add_simulate_parser(sub)
     add_train_parser(sub)
 
@@ -133,11 +147,15 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="where the model goes (default $RAYQA_HOME/models/<detector>)")
     p.add_argument("--no-register", action="store_true", help="write the model but leave MLflow alone")
     p.add_argument("--promote", action="store_true", help="make the new version @champion")
+    p.add_argument("--weights", default=None,
+                   help="skip training: validate, calibrate, write and register this model folder's weights "
+                        "(trained earlier or elsewhere) against the same data (block_corruption)")
     return p
 
 
 def cmd_train(args) -> int:
     import importlib
+    import inspect
 
     trainer = importlib.import_module(f"rayqa.train.{args.detector}")
     given = {k: getattr(args, k) for k in ("seed", "items", "steps", "batch") if getattr(args, k) is not None}
@@ -147,7 +165,12 @@ def cmd_train(args) -> int:
     except ValueError as e:
         print(f"rayqa: refused: {e}", file=sys.stderr)
         return EXIT_REFUSED
-    result = trainer.train(cfg, data=args.data, out=args.out, register=not args.no_register, promote=args.promote)
+    extra = {"weights": args.weights} if args.weights else {}
+    if extra and "weights" not in inspect.signature(trainer.train).parameters:
+        print(f"rayqa: refused: --weights is not supported for {args.detector}", file=sys.stderr)
+        return EXIT_REFUSED
+    result = trainer.train(cfg, data=args.data, out=args.out, register=not args.no_register, promote=args.promote,
+                           **extra)
     print(json.dumps({k: v for k, v in result.items() if k != "train_seconds"}, indent=2))
     return EXIT_OK
 
@@ -219,6 +242,29 @@ def cmd_detectors(args) -> int:
     return EXIT_OK
 
 
+def cmd_serve(args) -> int:
+    import time
+
+    from rayqa.config import ScanConfig
+    from rayqa.pipeline import ensure_ray
+    from rayqa.serve import deploy
+
+    cfg = ScanConfig.load(args.config)
+    ensure_ray(args.address)
+    url = deploy(cfg, host=args.host, port=args.port, detectors=args.detectors)
+    print(f"rayqa serving on {url} (docs: {url}/docs); POST {url}/v1/score", flush=True)
+    if args.detach:
+        return EXIT_OK
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        from ray import serve
+
+        serve.shutdown()
+    return EXIT_OK
+
+
 def cmd_evaluate(args) -> int:
     from rayqa.evaluate import evaluate_scan, format_table
 
@@ -258,6 +304,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_simulate(args)
         if args.command == "train":
             return cmd_train(args)
+        if args.command == "serve":
+            return cmd_serve(args)
     except (ManifestError, UnknownDetector, ConfigError, RegistryError, FileNotFoundError, SimulationError) as e:
         print(f"rayqa: refused: {e}", file=sys.stderr)
         return EXIT_REFUSED

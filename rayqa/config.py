@@ -72,9 +72,26 @@ class ResourceConfig:
 
 
 @dataclass
+class ServeConfig:
+    """``rayqa serve``: replicas and their reservations (a Serve replica reserves a whole CPU
+    unless told otherwise), batching of learned detectors, upload limit."""
+
+    ingress_replicas: int = 1
+    ingress_num_cpus: float = 0.25  # HTTP handling, decoding and the signal-processing detectors
+    model_replicas: int = 1  # per learned detector
+    model_num_cpus: float = 0.5
+    model_num_gpus: float = 0.5  # only where the cluster has GPUs
+    max_batch_windows: int = 16  # windows (of decode.window_s) per forward batch across requests
+    batch_wait_timeout_s: float = 0.02  # how long a batch waits to fill
+    max_ongoing_requests: int = 32  # per replica; batching needs several requests in one replica
+    max_upload_mb: float = 512.0  # RAYQA_MAX_UPLOAD_MB overrides
+
+
+@dataclass
 class ScanConfig:
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     resources: ResourceConfig = field(default_factory=ResourceConfig)
+    serve: ServeConfig = field(default_factory=ServeConfig)
     # Per-detector parameter overrides: {"black_frames": {"pixel_threshold": 0.1}}
     detectors: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -124,7 +141,21 @@ class ScanConfig:
             raise ConfigError("decode.window_s and resources.decode_batch_windows must be positive")
         if self.resources.detector_pool_min < 1 or self.resources.detector_pool_max < self.resources.detector_pool_min:
             raise ConfigError("resources.detector_pool_min must be >= 1 and <= detector_pool_max")
+        sv = self.serve
+        if sv.ingress_replicas < 1 or sv.model_replicas < 1 or sv.max_batch_windows < 1 or sv.max_ongoing_requests < 1:
+            raise ConfigError("serve.*_replicas, serve.max_batch_windows and serve.max_ongoing_requests must be >= 1")
+        if sv.batch_wait_timeout_s < 0 or sv.max_upload_mb <= 0:
+            raise ConfigError("serve.batch_wait_timeout_s must be >= 0 and serve.max_upload_mb > 0")
         return self
+
+    def check_serve_fits(self, cluster_cpus: float, n_learned: int) -> None:
+        """Refuse a Serve app whose replicas reserve more CPUs than the cluster has (Serve would
+        wait for them forever)."""
+        sv = self.serve
+        needed = sv.ingress_replicas * sv.ingress_num_cpus + n_learned * sv.model_replicas * sv.model_num_cpus
+        if needed > cluster_cpus + 1e-9:
+            raise ConfigError(f"serve replicas reserve {needed:g} CPUs but the cluster has {cluster_cpus:g}; lower "
+                              "serve.*_num_cpus or serve.*_replicas")
 
     def check_fits(self, cluster_cpus: float, cluster_gpus: float, n_model_pools: int, use_gpu: bool) -> None:
         """Refuse a plan whose minimum actor reservations leave no CPU for the decode tasks.

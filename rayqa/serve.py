@@ -1,0 +1,363 @@
+"""``rayqa serve``: the detectors over HTTP, on Ray Serve.
+
+    HTTP ──▶ Api (FastAPI ingress: auth, limits, upload or allowed uri, probe + decode, the
+                  signal-processing detectors on the decoded windows, merge into findings)
+               └──▶ one LearnedDetector deployment per learned detector: @serve.batch gathers the
+                    windows of concurrent requests into shared forward passes (GPU when present)
+
+Every piece is the scan's own: windows are planned by :func:`rayqa.stages.plan_item`, decoded by
+:class:`rayqa.stages.DecodeStage`, the signal-processing detectors run through
+:class:`rayqa.stages.DetectStage`, learned ones through the same detector classes, and hits merge
+into rows by :func:`rayqa.pipeline.finding_rows`: a file scored here gets the findings a scan
+gives it. Model versions are resolved from the registry when the app is deployed and written into
+every response; deploying again after ``rayqa models promote`` rolls the learned deployments over
+to the new version while requests in flight finish on the old replicas.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hmac
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from ray import serve
+
+from rayqa import __version__
+
+API = FastAPI(title="rayqa", version=__version__,
+              description="Audiovisual defect detectors over HTTP: POST a file (or an allowed uri) to /v1/score.")
+MAX_JSON_BYTES = 1 << 20
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _safe_name(name: str | None) -> str:
+    base = Path(name or "upload").name
+    return re.sub(r"[^A-Za-z0-9._-]", "_", base)[:200] or "upload"
+
+
+def _only(window, det):
+    """The part of a decoded window one detector needs (less to ship to its replica)."""
+    from rayqa.detectors.base import Window
+
+    keep_v = {det.video.key: window.video[det.video.key]} if det.video is not None else {}
+    keep_a = {det.audio.key: window.audio[det.audio.key]} if det.audio is not None else {}
+    return Window(window.item_id, window.t0, window.t1, keep_v, keep_a, list(window.damage), window.decoder)
+
+
+@serve.deployment
+class LearnedDetector:
+    """One learned detector's replica: weights of the version the deployment was given."""
+
+    def __init__(self, name: str, params: dict, resolved, max_batch_size: int, batch_wait_timeout_s: float,
+                 use_gpu: bool):
+        from rayqa.detectors import build
+
+        self.det = build([name], {name: params})[0]
+        self.det.load(resolved, device="cuda" if use_gpu else "cpu")
+        self.score.set_max_batch_size(max_batch_size)
+        self.score.set_batch_wait_timeout_s(batch_wait_timeout_s)
+
+    def info(self) -> dict:
+        return {"model": self.det.model_name, "version": self.det.model_version, "device": self.det.device}
+
+    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.02, batch_size_fn=lambda reqs: sum(len(r[0]) for r in reqs))
+    async def score(self, requests: list[tuple[list, Any]]) -> list[dict]:
+        """Each request is one ``(windows, info)`` pair, at most ``max_batch_size`` windows (the
+        ingress splits longer files); all windows of all requests go through one call."""
+        flat = [(w, info) for windows, info in requests for w in windows]
+        started = time.perf_counter()
+        hits = self.det(flat)
+        ms = (time.perf_counter() - started) * 1000
+        out, at = [], 0
+        for windows, _ in requests:
+            out.append({"hits": hits[at:at + len(windows)], "ms": ms, "batch_windows": len(flat),
+                        "model": self.det.model_name, "version": self.det.model_version})
+            at += len(windows)
+        return out
+
+
+@serve.deployment
+@serve.ingress(API)
+class Api:
+    def __init__(self, learned: dict, settings: dict):
+        from rayqa.detectors import REGISTRY, build
+
+        self.learned = learned  # detector name → DeploymentHandle
+        self.s = settings
+        self.detectors = {d.name: d for d in build(list(REGISTRY), settings["overrides"])}
+        for name, info in settings["learned_versions"].items():
+            self.detectors[name].model_name, self.detectors[name].model_version = info["model"], info["version"]
+        self.tmp = Path(tempfile.mkdtemp(prefix="rayqa-serve-"))
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _auth(self, request: Request) -> None:
+        token = self.s.get("token")
+        if not token:
+            return
+        given = request.headers.get("authorization", "")
+        if not (given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token.encode())):
+            raise HTTPException(401, "missing or wrong bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+    def _names(self, detectors) -> list[str]:
+        from rayqa.detectors import UnknownDetector, parse_names
+
+        if detectors is not None and not isinstance(detectors, (str, list)):
+            raise HTTPException(400, "detectors must be a list of names or a comma-separated string")
+        if isinstance(detectors, list) and not all(isinstance(n, str) for n in detectors):
+            raise HTTPException(400, "detectors must be a list of names")
+        served = self.s["served"]
+        if detectors is None or detectors == "" or detectors == []:
+            return list(served)
+        try:
+            names = parse_names(detectors)
+        except UnknownDetector as e:
+            raise HTTPException(400, str(e)) from None
+        missing = [n for n in names if n not in served]
+        if missing:
+            raise HTTPException(400, f"detector(s) {', '.join(missing)} not served here; served: {', '.join(served)}")
+        return names
+
+    def _resolve_uri(self, uri: Any) -> Path:
+        if not isinstance(uri, str) or not uri.strip():
+            raise HTTPException(400, "uri must be a non-empty string")
+        if "://" in uri:
+            if not uri.startswith("file://"):
+                raise HTTPException(403, "only local files under the allowed roots can be scored by uri")
+            uri = uri[len("file://"):]
+        roots = [Path(r).resolve() for r in self.s["allowed_roots"]]
+        if not roots:
+            raise HTTPException(403, "scoring by uri is off: no allowed roots are configured (RAYQA_ALLOWED_ROOTS)")
+        path = Path(uri)
+        if not path.is_absolute():
+            raise HTTPException(403, "uri must be an absolute path under an allowed root")
+        path = path.resolve()  # symlinks and ../ resolved before the check
+        if not any(path == r or path.is_relative_to(r) for r in roots):
+            raise HTTPException(403, "uri is outside the allowed roots")
+        if not path.is_file():
+            raise HTTPException(404, f"no such file under the allowed roots: {uri}")
+        return path
+
+    async def _read_upload(self, request: Request, folder: Path) -> tuple[Path, str, Any]:
+        limit = int(self.s["max_upload_mb"] * (1 << 20))
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > limit + 65536:
+            raise HTTPException(413, f"upload larger than the limit of {self.s['max_upload_mb']:g} MB")
+        seen = 0
+
+        async def capped():
+            nonlocal seen
+            msg = await request.receive()
+            if msg.get("type") == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > limit + 65536:
+                    raise _TooLarge()
+            return msg
+
+        try:
+            form = await Request(request.scope, capped).form(max_files=1, max_fields=8)
+        except _TooLarge:
+            raise HTTPException(413, f"upload larger than the limit of {self.s['max_upload_mb']:g} MB") from None
+        except HTTPException:
+            raise
+        except Exception as e:
+            raise HTTPException(400, f"malformed multipart body: {e}") from None
+        upload = form.get("file")
+        if upload is None or isinstance(upload, str):
+            raise HTTPException(400, "multipart body needs the media in a field named 'file'")
+        name = _safe_name(upload.filename)
+        path = folder / name
+        size = 0
+        with open(path, "wb") as out:
+            while chunk := await upload.read(1 << 20):
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPException(413, f"upload larger than the limit of {self.s['max_upload_mb']:g} MB")
+                out.write(chunk)
+        return path, upload.filename or name, form.get("detectors")
+
+    # -- routes --------------------------------------------------------------------------------
+    @API.get("/healthz")
+    def healthz(self) -> dict:
+        return {"status": "ok", "version": __version__}
+
+    @API.get("/v1/models")
+    async def models(self, request: Request) -> dict:
+        self._auth(request)
+        out = {}
+        for name in self.s["served"]:
+            det = self.detectors[name]
+            entry = {"defects": list(det.defects), "model": det.model_name, "version": det.model_version,
+                     "kind": "learned" if det.pool == "model" else "dsp"}
+            if name in self.learned:
+                entry.update(await self.learned[name].info.remote())
+            out[name] = entry
+        return {"detectors": out}
+
+    @API.post("/v1/score")
+    async def score(self, request: Request):
+        self._auth(request)
+        started = time.perf_counter()
+        folder = Path(tempfile.mkdtemp(dir=self.tmp))
+        try:
+            ctype = request.headers.get("content-type", "")
+            if ctype.startswith("multipart/form-data"):
+                path, item_id, detectors = await self._read_upload(request, folder)
+                uri = item_id
+            elif ctype.startswith("application/json"):
+                body = await request.body()
+                if len(body) > MAX_JSON_BYTES:
+                    raise HTTPException(413, "JSON body too large")
+                try:
+                    data = json.loads(body)
+                except ValueError:
+                    raise HTTPException(400, "body is not valid JSON") from None
+                if not isinstance(data, dict) or "uri" not in data:
+                    raise HTTPException(400, 'JSON body must be {"uri": "...", "detectors": [...]}')
+                path = self._resolve_uri(data["uri"])
+                item_id = uri = data["uri"]
+                detectors = data.get("detectors")
+            else:
+                raise HTTPException(400, "send multipart/form-data with a 'file' field, or JSON with a 'uri'")
+            names = self._names(detectors)
+            result = await self._score(path, item_id, uri, names, started)
+            return JSONResponse(result)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    async def _score(self, path: Path, item_id: str, uri: str, names: list[str], started: float) -> dict:
+        from rayqa.pipeline import finding_rows, summary_row
+        from rayqa.stages import DecodeStage, DetectStage, hits_of, input_specs, plan_item
+
+        dets = [self.detectors[n] for n in names]
+        rows = plan_item({"item_id": item_id, "uri": str(path)}, self.s["window_s"], self.s["max_windows"])
+        if rows[0]["error"]:
+            raise HTTPException(422, f"cannot score this media: {rows[0]['error']}")
+        video_specs, audio_specs = input_specs(dets)
+        t = time.perf_counter()
+        rows = await asyncio.to_thread(DecodeStage(video_specs, audio_specs, self.s["backend"]).decode_rows, rows)
+        timing = {"decode": round((time.perf_counter() - t) * 1000, 1)}
+        failed = next((r["error"] for r in rows if r["error"]), None)
+        if failed:
+            raise HTTPException(422, f"cannot score this media: {failed}")
+        dsp = [n for n in names if self.detectors[n].pool != "model"]
+        if dsp:
+            t = time.perf_counter()
+            stage = DetectStage(dsp, self.s["overrides"], drop_media=False)
+            rows = await asyncio.to_thread(stage.detect_rows, rows)
+            timing["dsp"] = round((time.perf_counter() - t) * 1000, 1)
+        from rayqa.detectors.base import ItemInfo
+
+        info = ItemInfo.from_json(rows[0]["info"])
+        models = {n: {"model": "dsp", "version": self.detectors[n].model_version} for n in dsp}
+        learned = [n for n in names if n not in dsp and self.detectors[n].applies_to(info)]
+        chunk = self.s["max_batch_windows"]
+
+        async def run(n: str) -> tuple[dict, float]:
+            det = self.detectors[n]
+            windows = [_only(r["media"], det) for r in rows]
+            t = time.perf_counter()
+            for _ in range(3):
+                parts = await asyncio.gather(*[self.learned[n].score.remote((windows[i:i + chunk], info))
+                                               for i in range(0, len(windows), chunk)])
+                if len({(p["model"], p["version"]) for p in parts}) == 1:
+                    break
+                # A rollover landed between this file's chunks: score it again, all on one version.
+            else:
+                raise HTTPException(503, "model version kept changing while scoring; retry", headers={"Retry-After": "1"})
+            return ({"model": parts[0]["model"], "version": parts[0]["version"],
+                     "hits": [h for p in parts for h in p["hits"]]}, (time.perf_counter() - t) * 1000)
+
+        results = await asyncio.gather(*[run(n) for n in learned])
+        for n, (res, ms) in zip(learned, results):
+            timing[n] = round(ms, 1)
+            models[n] = {"model": res["model"], "version": res["version"]}
+            for r, hits in zip(rows, res["hits"]):
+                if r["window_index"] == 0:
+                    hits = list(hits) + self.detectors[n].check_item(info)
+                existing = json.loads(r["hits"])
+                existing.extend({"detector": n, **h.to_json()} for h in hits)
+                r["hits"] = json.dumps(existing)
+        for n in names:
+            models.setdefault(n, {"model": self.detectors[n].model_name, "version": self.detectors[n].model_version})
+        run_id = f"serve-{uuid.uuid4().hex[:12]}"
+        merged = {n: copy.copy(self.detectors[n]) for n in names}
+        for n, m in models.items():  # the version that actually scored this request
+            merged[n].model_name, merged[n].model_version = m["model"], m["version"]
+        hits = [h for r in rows for h in hits_of(r["hits"])]
+        findings = finding_rows(run_id, item_id, merged, hits)
+        wall = time.perf_counter() - started
+        timing["total"] = round(wall * 1000, 1)
+        item = summary_row(run_id, item_id, uri, info, None, len(findings), wall)
+        return {"item": item, "findings": findings, "models": models, "timing_ms": timing}
+
+
+# ---------------------------------------------------------------------------------------------
+# Deploying
+
+
+def settings_from_env(cfg) -> dict:
+    roots = [r for r in os.environ.get("RAYQA_ALLOWED_ROOTS", "").split(":") if r]
+    try:
+        max_mb = float(os.environ.get("RAYQA_MAX_UPLOAD_MB", cfg.serve.max_upload_mb))
+    except ValueError:
+        from rayqa.config import ConfigError
+
+        raise ConfigError("RAYQA_MAX_UPLOAD_MB must be a number of megabytes") from None
+    return {"token": os.environ.get("RAYQA_API_TOKEN") or None, "allowed_roots": roots, "max_upload_mb": max_mb}
+
+
+def build_app(cfg=None, settings: dict | None = None, registry=None, detectors: str | list[str] | None = None):
+    """The Serve application for ``detectors`` (default: all): resolves each learned detector's
+    champion once, checks it loads, and binds the deployments with resources from ``cfg.serve``."""
+    import ray
+
+    from rayqa.config import ScanConfig
+    from rayqa.detectors import REGISTRY, build, parse_names
+    from rayqa.registry import ModelRegistry
+
+    served = parse_names(detectors)
+    cfg = cfg or ScanConfig()
+    s = cfg.serve
+    settings = {**settings_from_env(cfg), **(settings or {})}
+    gpus = ray.cluster_resources().get("GPU", 0) if ray.is_initialized() else 0
+    learned_names = [n for n in served if REGISTRY[n].pool == "model"]
+    cfg.check_serve_fits(ray.cluster_resources().get("CPU", 0) if ray.is_initialized() else 0, len(learned_names))
+    reg = registry or ModelRegistry()
+    learned, versions = {}, {}
+    for det in build(learned_names, cfg.detectors):
+        resolved = reg.resolve(det.name)
+        det.verify(resolved)
+        versions[det.name] = {"model": resolved.name, "version": resolved.version}
+        learned[det.name] = LearnedDetector.options(
+            name=f"detector-{det.name}", num_replicas=s.model_replicas, max_ongoing_requests=s.max_ongoing_requests,
+            ray_actor_options={"num_cpus": s.model_num_cpus, "num_gpus": s.model_num_gpus if gpus else 0},
+        ).bind(det.name, cfg.detectors.get(det.name, {}), resolved, s.max_batch_windows, s.batch_wait_timeout_s,
+               bool(gpus))
+    return Api.options(num_replicas=s.ingress_replicas, max_ongoing_requests=s.max_ongoing_requests,
+                       ray_actor_options={"num_cpus": s.ingress_num_cpus}).bind(learned, {
+        **settings, "served": served, "overrides": cfg.detectors, "learned_versions": versions, "window_s": cfg.decode.window_s,
+        "max_windows": cfg.decode.max_windows_per_item, "backend": cfg.decode.video_backend,
+        "max_batch_windows": s.max_batch_windows})
+
+
+def deploy(cfg=None, host: str = "127.0.0.1", port: int = 8000, settings: dict | None = None, registry=None,
+           detectors: str | list[str] | None = None):
+    """Start (or update) the app on the connected Ray cluster; returns its HTTP base URL."""
+    app = build_app(cfg, settings, registry, detectors)  # refuses before anything starts
+    serve.start(http_options={"host": host, "port": port})
+    serve.run(app, name="rayqa", route_prefix="/")
+    return f"http://{host}:{port}"
