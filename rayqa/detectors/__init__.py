@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rayqa.detectors.audio_artifacts import AudioArtifacts
 from rayqa.detectors.audio_silence import AudioSilence
 from rayqa.detectors.base import Detector
 from rayqa.detectors.block_corruption import BlockCorruption
@@ -13,7 +14,7 @@ from rayqa.detectors.duration_mismatch import DurationMismatch
 from rayqa.detectors.video_freeze import VideoFreeze
 
 REGISTRY: dict[str, type[Detector]] = {
-    cls.name: cls for cls in (BlackFrames, VideoFreeze, AudioSilence, DecodeError, DurationMismatch, BlockCorruption)
+    cls.name: cls for cls in (BlackFrames, VideoFreeze, AudioSilence, DecodeError, DurationMismatch, BlockCorruption, AudioArtifacts)
 }
 
 

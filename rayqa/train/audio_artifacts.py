@@ -57,7 +57,7 @@ RANGES = {
 class TrainConfig:
     seed: int = 0
     items: int = 700  # simulated scenes
-    steps: int = 800
+    steps: int = 900
     batch: int = 64
     arch: str = "cnn6"
     width: float = 0.5
