@@ -489,6 +489,7 @@ beds; recall by defect level, false alarms per hour of clean audio, segments/s) 
   context the classifier does not have; low-SNR pink hiss on a pink-noise bed is invisible.
 - Segment decisions are independent: a 1 s segment sees no context before or after it.
 - Rerunning the command with the same seed on the same software reproduces the data hash exactly
-  and the weights up to floating-point differences between CPUs and thread counts; the
-  validation metrics above reproduce within 0.02 (balanced accuracy and per-class recall).
+  (checked by the test suite at toy size) and the weights up to floating-point differences
+  between CPUs and thread counts. Stated tolerance: the validation metrics above within 0.02
+  (balanced accuracy and per-class recall); a full rerun to confirm it has not been made yet.
 """
