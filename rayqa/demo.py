@@ -32,7 +32,6 @@ def make_catalogue(folder: Path) -> Path:
         clean = folder / "clean.mp4"
         corrupt_video_packets(clean, damaged, 4.0, 5.0)
     rows.append(("damaged_4-5s", damaged.name, "decode_error 4.0-5.0"))
-    rows.append(("blocky", *_blocky(folder)))
     rows.append(("missing", "no_such_file.mp4", "status failed: file not found"))
     manifest = folder / "manifest.csv"
     with manifest.open("w", newline="") as f:

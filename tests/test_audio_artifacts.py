@@ -202,7 +202,13 @@ def catalogue(tmp_path_factory, ray_local):
     return pd.read_parquet(d / "out" / "findings"), pd.read_parquet(d / "out" / "items").set_index("item_id")
 
 
-@pytest.mark.parametrize("item", list(CASES))
+# Known failures of the shipped model v1 (issue 5 stays open until they pass): strict, so a model
+# that fixes them turns these into errors that ask for the marks to go.
+KNOWN_FALSE_HUM = pytest.mark.xfail(strict=True, reason="model v1 false-alarms hum on bass-heavy music / "
+                                                        "outside the injected span (issue 5)")
+
+
+@pytest.mark.parametrize("item", [pytest.param(i, marks=KNOWN_FALSE_HUM) if i == "hum" else i for i in CASES])
 def test_scan_finds_each_injected_defect_within_one_segment_of_truth(catalogue, item):
     findings, items = catalogue
     defect = CASES[item][1]
@@ -221,7 +227,8 @@ def test_scan_finds_each_injected_defect_within_one_segment_of_truth(catalogue, 
     assert main_hit["model"] == "rayqa-audio_artifacts" and main_hit["detector"] == "audio_artifacts"
 
 
-@pytest.mark.parametrize("item", ["clean_speech", "clean_music", "silent", "short", "mono", "surround", "narrowband"])
+@pytest.mark.parametrize("item", ["clean_speech", "clean_music", "silent", "short", "mono",
+                                  pytest.param("surround", marks=KNOWN_FALSE_HUM), "narrowband"])
 def test_clean_and_awkward_inputs_are_scanned_without_error_or_finding(catalogue, item):
     findings, items = catalogue
     row = items.loc[item]

@@ -162,3 +162,13 @@ def test_train_command_writes_registers_and_the_detector_loads_it(tmp_path, monk
     det.load(resolved)
     assert (det.model_name, det.model_version) == ("rayqa-block_corruption", resolved.version)
     assert det.score(np.zeros((1, 180, 320, 3), np.uint8))["maps"].shape == (1, 6, 10)
+
+
+def test_learned_detectors_run_only_when_named():
+    """Experimental detectors (models short of their acceptance goals) stay out of default scans."""
+    from rayqa.detectors import REGISTRY, parse_names
+
+    default = parse_names(None)
+    assert "block_corruption" not in default and "audio_artifacts" not in default and "black_frames" in default
+    assert parse_names("block_corruption,black_frames") == ["block_corruption", "black_frames"]
+    assert REGISTRY["block_corruption"].experimental and build(["block_corruption"])[0].describe()["experimental"]

@@ -20,6 +20,8 @@ from conftest import REPO, write_manifest
 from rayqa.demo import _blocky
 
 TOKEN = "test-token-1234"
+# Every released detector plus the experimental block_corruption (served only when named).
+SERVED = ["black_frames", "video_freeze", "audio_silence", "decode_error", "duration_mismatch", "block_corruption"]
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -43,10 +45,11 @@ def served(tmp_path_factory, clips, ray_local):
     blocky = root / name
     shutil.copy(clips["silence"], root / "silence.mp4")
     manifest = write_manifest(root / "m.csv", [{"item_id": "blocky.mp4", "uri": str(blocky)}])
-    run_scan(manifest, root / "scan")
+    run_scan(manifest, root / "scan", detectors=SERVED)
     scan = pd.read_parquet(root / "scan" / "findings")
     port = free_port()
-    url = deploy(port=port, settings={"token": TOKEN, "allowed_roots": [str(root)], "max_upload_mb": 3})
+    url = deploy(port=port, settings={"token": TOKEN, "allowed_roots": [str(root)], "max_upload_mb": 3},
+                 detectors=SERVED)
     yield {"url": url, "root": root, "blocky": blocky, "scan": scan, "port": port}
     serve.shutdown()
 
@@ -177,7 +180,8 @@ def test_promote_and_redeploy_moves_to_the_new_version_without_dropping_requests
     for t in threads:
         t.start()
     time.sleep(2)
-    deploy(port=served["port"], settings={"token": TOKEN, "allowed_roots": [str(served["root"])], "max_upload_mb": 3})
+    deploy(port=served["port"], settings={"token": TOKEN, "allowed_roots": [str(served["root"])], "max_upload_mb": 3},
+           detectors=SERVED)
     time.sleep(3)
     stop.set()
     for t in threads:
@@ -220,7 +224,7 @@ def test_against_a_real_mlflow_server(served, tmp_path):
         reg.promote("block_corruption", v2)
         resolved = reg.resolve("block_corruption")
         assert resolved.tracking_uri == uri and resolved.version == v2
-        deploy(port=served["port"], registry=reg,
+        deploy(port=served["port"], registry=reg, detectors=SERVED,
                settings={"token": TOKEN, "allowed_roots": [str(served["root"])], "max_upload_mb": 3})
         r = post_file(served["url"], served["blocky"], detectors="block_corruption")
         assert r.status_code == 200, r.text

@@ -136,6 +136,8 @@ class Detector:
     # "dsp" detectors share one cheap actor pool; "model" detectors get a pool each (GPU if any).
     pool: ClassVar[str] = "dsp"
     version: ClassVar[str] = "1"  # algorithm version for dsp detectors
+    # Runs only when asked for by name (its model does not yet meet its acceptance tests).
+    experimental: ClassVar[bool] = False
     # Parameters with documented defaults; a config's [detectors.<name>] table overrides them.
     defaults: ClassVar[dict[str, Any]] = {}
 
@@ -208,6 +210,7 @@ class Detector:
     def describe(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            "experimental": self.experimental,
             "defects": list(self.defects),
             "model": self.model_name,
             "model_version": self.model_version,

@@ -26,6 +26,9 @@ class BlockCorruption(Detector):
     name = "block_corruption"
     defects = ("block_corruption",)
     pool = "model"
+    # The shipped model (held-out AUC 0.82) false-alarms on hard-edged synthetic graphics such as
+    # the test clips' wrapping gradients: it runs only when asked for by name (README).
+    experimental = True
     segment_s = 1.0
     video = VideoSpec(fps=5.0, width=320, height=180, gray=False)
     defaults = {
