@@ -132,6 +132,25 @@ class ModelRegistry:
             self.client.set_registered_model_alias(name, alias, mv.version)
         return str(mv.version)
 
+    def register_trained(self, detector: str, out: str | os.PathLike, run_id: str, metrics: dict, step: int,
+                         data_sha256: str, promote: bool = False, log=print) -> str:
+        """What every ``rayqa train`` ends with: the final metrics into the training run, its model
+        folder registered as a new version, made @champion when asked or when there is none."""
+        import math
+
+        from mlflow.entities import Metric
+
+        ts = int(time.time() * 1000)
+        self.client.log_batch(run_id, metrics=[Metric(k, float(v), ts, step) for k, v in metrics.items()
+                                               if not math.isnan(v)])
+        version = self.register(detector, out, run_id=run_id, alias=None,
+                                tags={"rayqa.source": "train", "rayqa.data_sha256": data_sha256})
+        if promote or self._champion(detector) is None:
+            self.promote(detector, version)
+        champion = str(self._champion(detector).version) == str(version)
+        log(f"registered {model_name(detector)} version {version}{' as @champion' if champion else ''}")
+        return version
+
     def bootstrap(self, detectors: list[str] | None = None) -> list[tuple[str, str]]:
         """Register shipped weights for every detector whose registry entry is missing or empty."""
         done = []

@@ -18,8 +18,6 @@ skipped otherwise; a segment whose RMS is under ``silence_db`` (digital silence)
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -82,27 +80,17 @@ class AudioArtifacts(Detector):
         """``model``: the :class:`~rayqa.registry.ResolvedModel` a scan resolved, a model folder,
         or None for the registry's champion (filled from ``models/`` when empty)."""
         from rayqa.nets import audio_artifacts as net_mod
-        from rayqa.registry import ModelRegistry, RegistryError, ResolvedModel
+        from rayqa.registry import RegistryError
 
         self.device = net_mod.pick_device(device)
-        if model is None:
-            model = ModelRegistry().resolve(self.name)
-        if isinstance(model, ResolvedModel):
-            folder = model.download()
-            self.model_name, self.model_version = model.name, model.version
-        else:
-            folder = Path(os.fspath(model))
-            self.model_name, self.model_version = f"rayqa-{self.name}", f"file:{folder.name}"
+        folder = self.fetch_model(model)
         try:
             self.net, meta = net_mod.load(folder, self.device)
         except net_mod.ModelLoadError as e:
             raise RegistryError(f"{self.model_name} version {self.model_version} cannot be loaded: {e}") from e
         self.meta = meta
         if self.device == "cpu":
-            import torch
-
-            # An actor's share of the node: Ray sets OMP_NUM_THREADS from the CPUs it reserved.
-            torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS") or torch.get_num_threads())))
+            self.share_cpu_threads()
 
     def unload(self) -> None:
         self.net = None

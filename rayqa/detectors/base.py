@@ -154,6 +154,33 @@ class Detector:
         """Get weights. Learned detectors receive the registry version the run resolved
         (a :class:`rayqa.registry.ResolvedModel`) and download exactly that; dsp detectors have none."""
 
+    def fetch_model(self, model=None):
+        """The model folder for ``model``: the :class:`~rayqa.registry.ResolvedModel` a scan resolved
+        (downloaded), a local model folder, or None for the registry's champion (filled from
+        ``models/`` when empty). Sets ``model_name`` and ``model_version`` to what was fetched."""
+        import os
+        from pathlib import Path
+
+        from rayqa.registry import ModelRegistry, ResolvedModel
+
+        if model is None:
+            model = ModelRegistry().resolve(self.name)
+        if isinstance(model, ResolvedModel):
+            self.model_name, self.model_version = model.name, model.version
+            return model.download()
+        folder = Path(os.fspath(model))
+        self.model_name, self.model_version = f"rayqa-{self.name}", f"file:{folder.name}"
+        return folder
+
+    @staticmethod
+    def share_cpu_threads() -> None:
+        """Use only this actor's share of the node: Ray sets OMP_NUM_THREADS from the CPUs it reserved."""
+        import os
+
+        import torch
+
+        torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS") or torch.get_num_threads())))
+
     def verify(self, model=None) -> None:
         """Check on the driver, before any work starts, that ``model`` loads (raises RegistryError
         saying why); learned detectors load and drop it, dsp detectors have nothing to check."""

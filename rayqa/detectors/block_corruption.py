@@ -11,8 +11,6 @@ that frame (one string of 0/1 per row of 32x32 cells), so a person can find the 
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -67,17 +65,10 @@ class BlockCorruption(Detector):
         """``model``: the :class:`~rayqa.registry.ResolvedModel` a scan resolved, a model folder,
         or None for the registry's champion (filled from ``models/`` when empty)."""
         from rayqa.nets import block_corruption as net_mod
-        from rayqa.registry import ModelRegistry, RegistryError, ResolvedModel
+        from rayqa.registry import RegistryError
 
         self.device = net_mod.pick_device(device)
-        if model is None:
-            model = ModelRegistry().resolve(self.name)
-        if isinstance(model, ResolvedModel):
-            folder = model.download()
-            self.model_name, self.model_version = model.name, model.version
-        else:
-            folder = Path(os.fspath(model))
-            self.model_name, self.model_version = f"rayqa-{self.name}", f"file:{folder.name}"
+        folder = self.fetch_model(model)
         try:
             self.net, meta = net_mod.load(folder, self.device)
         except net_mod.ModelLoadError as e:
@@ -87,10 +78,7 @@ class BlockCorruption(Detector):
             if self.params[key] is None:
                 self.params[key] = float(meta.get(key, 0.5))
         if self.device == "cpu":
-            import torch
-
-            # An actor's share of the node: Ray sets OMP_NUM_THREADS from the CPUs it reserved.
-            torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS") or torch.get_num_threads())))
+            self.share_cpu_threads()
 
     def unload(self) -> None:
         self.net = None

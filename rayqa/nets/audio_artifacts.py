@@ -20,8 +20,6 @@ model card); only ``width`` 1.0 matches a published checkpoint.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
@@ -29,13 +27,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from rayqa.nets import files
+from rayqa.nets.files import MODEL_FILE, WEIGHTS_FILE, ModelLoadError, sha256  # noqa: F401  (this module's face)
+
 CLASSES = ("no_defect", "hum", "hiss", "distortion", "clicks")
 SAMPLE_RATE = 32000
 SEGMENT_SAMPLES = SAMPLE_RATE  # one second
 N_FFT, HOP, N_MELS, FMIN, FMAX = 1024, 320, 64, 50.0, 14000.0
 AMIN_DB = -100.0  # log floor (PANNs: amin 1e-10 on power)
-WEIGHTS_FILE = "weights.pt"
-MODEL_FILE = "model.json"
 
 ARCHS = {
     # name: (conv per block, kernel, channels per block, pooling per block, fc1 width)
@@ -43,10 +42,6 @@ ARCHS = {
     "cnn10": (2, 3, (64, 128, 256, 512), ((2, 2),) * 4, 512),
     "cnn14": (2, 3, (64, 128, 256, 512, 1024, 2048), ((2, 2),) * 5 + ((1, 1),), 2048),
 }
-
-
-class ModelLoadError(RuntimeError):
-    """Weights that cannot be read or do not fit the architecture; the message says which file and why."""
 
 
 def arch_name(arch: str, width: float) -> str:
@@ -155,27 +150,13 @@ def classify(net: AudioArtifactNet, segments: np.ndarray, device: str = "cpu", b
 # Files
 
 
-def sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def save(net: AudioArtifactNet, folder: str | Path, meta: dict) -> dict:
     """Write ``weights.pt`` (float16 state dict without the front end) and ``model.json``."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.half() if v.is_floating_point() else v) for k, v in trunk_state(net).items()}
-    torch.save(state, folder / WEIGHTS_FILE)
-    meta = {**meta, "arch": net.name, "panns_layout": net.arch, "width": net.width, "classes": list(CLASSES),
-            "sample_rate": SAMPLE_RATE, "segment_samples": SEGMENT_SAMPLES,
-            "frontend": {"n_fft": N_FFT, "hop": HOP, "n_mels": N_MELS, "fmin": FMIN, "fmax": FMAX,
-                         "mel": "slaney", "power_db": True},
-            "weights": WEIGHTS_FILE, "weights_sha256": sha256(folder / WEIGHTS_FILE)}
-    (folder / MODEL_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    return meta
+    return files.write(folder, trunk_state(net), {
+        **meta, "arch": net.name, "panns_layout": net.arch, "width": net.width, "classes": list(CLASSES),
+        "sample_rate": SAMPLE_RATE, "segment_samples": SEGMENT_SAMPLES,
+        "frontend": {"n_fft": N_FFT, "hop": HOP, "n_mels": N_MELS, "fmin": FMIN, "fmax": FMAX,
+                     "mel": "slaney", "power_db": True}})
 
 
 def _parse_arch(name: str) -> tuple[str, float]:
@@ -192,14 +173,8 @@ def _parse_arch(name: str) -> tuple[str, float]:
 def load(folder: str | Path, device: str = "cpu") -> tuple[AudioArtifactNet, dict]:
     """The network and its ``model.json`` from a model folder, checked: the file's hash, the
     architecture name, the classes, and every tensor's name and shape. Raises :class:`ModelLoadError`."""
-    folder = Path(folder)
-    meta_path = folder / MODEL_FILE
-    if not meta_path.is_file():
-        raise ModelLoadError(f"{meta_path} is missing: not an audio_artifacts model folder")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as e:
-        raise ModelLoadError(f"{meta_path} is not readable JSON: {e}") from e
+    meta_path = Path(folder) / MODEL_FILE
+    meta = files.read_meta(folder, "audio_artifacts")
     try:
         arch, width = _parse_arch(meta.get("arch"))
     except (ValueError, TypeError):
@@ -207,25 +182,10 @@ def load(folder: str | Path, device: str = "cpu") -> tuple[AudioArtifactNet, dic
                              f"panns-{{{','.join(ARCHS)}}}[-w<width>]") from None
     if tuple(meta.get("classes", CLASSES)) != CLASSES:
         raise ModelLoadError(f"{meta_path}: classes {meta.get('classes')} are not {list(CLASSES)}")
-    weights = folder / str(meta.get("weights", WEIGHTS_FILE))
-    if not weights.is_file():
-        raise ModelLoadError(f"{weights} is missing")
-    expected = meta.get("weights_sha256")
-    if expected and sha256(weights) != expected:
-        raise ModelLoadError(f"{weights} is damaged: sha256 differs from model.json's weights_sha256")
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle errors, zip errors, truncated files
-        raise ModelLoadError(f"{weights} is not a readable checkpoint: {type(e).__name__}: {e}") from e
-    if not isinstance(state, dict):
-        raise ModelLoadError(f"{weights} does not hold a state dict")
+    state, weights = files.read_state(folder, meta)
     net = AudioArtifactNet(arch, width)
-    full = {**{k: v for k, v in net.state_dict().items() if k.startswith("frontend.")},
-            **{k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in state.items()}}
-    try:
-        net.load_state_dict(full)
-    except (RuntimeError, AttributeError) as e:
-        raise ModelLoadError(f"{weights} does not fit {net.name}: {str(e).splitlines()[0]}") from e
+    full = {**{k: v for k, v in net.state_dict().items() if k.startswith("frontend.")}, **state}
+    files.load_into(net, full, weights, net.name)
     return net.to(device).eval(), meta
 
 

@@ -13,25 +13,20 @@ Both decisions come from one forward pass of one set of weights.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from rayqa.nets import files
+from rayqa.nets.files import MODEL_FILE, WEIGHTS_FILE, ModelLoadError, sha256  # noqa: F401  (this module's face)
+
 STRIDE = 32
 # Inputs are scaled to [0, 1] and normalised with these (ImageNet's constants; any fixed pair works).
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 ARCH = "resnet18-1x1map-v1"
-WEIGHTS_FILE = "weights.pt"
-MODEL_FILE = "model.json"
-
-
-class ModelLoadError(RuntimeError):
-    """Weights that cannot be read or do not fit the architecture; the message says which file and why."""
 
 
 def map_stats(logits: torch.Tensor) -> torch.Tensor:
@@ -87,55 +82,20 @@ def score_frames(net: BlockCorruptionNet, frames: np.ndarray, device: str = "cpu
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
-def sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def save(net: BlockCorruptionNet, folder: str | Path, meta: dict) -> dict:
-    """Write ``weights.pt`` (float16 state dict: half the size, same decisions) and ``model.json``."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.half() if v.is_floating_point() else v) for k, v in net.state_dict().items()}
-    torch.save(state, folder / WEIGHTS_FILE)
-    meta = {**meta, "arch": ARCH, "weights": WEIGHTS_FILE, "weights_sha256": sha256(folder / WEIGHTS_FILE)}
-    (folder / MODEL_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-    return meta
+    """Write ``weights.pt`` (float16 state dict) and ``model.json``."""
+    return files.write(folder, net.state_dict(), {**meta, "arch": ARCH})
 
 
 def load(folder: str | Path, device: str = "cpu") -> tuple[BlockCorruptionNet, dict]:
     """The network and its ``model.json`` from a model folder, checked: the file's hash, the
     architecture name, and every tensor's name and shape. Raises :class:`ModelLoadError`."""
-    folder = Path(folder)
-    meta_path = folder / MODEL_FILE
-    if not meta_path.is_file():
-        raise ModelLoadError(f"{meta_path} is missing: not a block_corruption model folder")
-    try:
-        meta = json.loads(meta_path.read_text())
-    except (OSError, ValueError) as e:
-        raise ModelLoadError(f"{meta_path} is not readable JSON: {e}") from e
+    meta = files.read_meta(folder, "block_corruption")
     if meta.get("arch") != ARCH:
-        raise ModelLoadError(f"{meta_path}: architecture {meta.get('arch')!r} is not {ARCH!r}")
-    weights = folder / str(meta.get("weights", WEIGHTS_FILE))
-    if not weights.is_file():
-        raise ModelLoadError(f"{weights} is missing")
-    expected = meta.get("weights_sha256")
-    if expected and sha256(weights) != expected:
-        raise ModelLoadError(f"{weights} is damaged: sha256 differs from model.json's weights_sha256")
-    try:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle errors, zip errors, truncated files
-        raise ModelLoadError(f"{weights} is not a readable checkpoint: {type(e).__name__}: {e}") from e
+        raise ModelLoadError(f"{Path(folder) / MODEL_FILE}: architecture {meta.get('arch')!r} is not {ARCH!r}")
+    state, weights = files.read_state(folder, meta)
     net = BlockCorruptionNet()
-    if not isinstance(state, dict):
-        raise ModelLoadError(f"{weights} does not hold a state dict")
-    try:
-        net.load_state_dict({k: v.float() if torch.is_tensor(v) and v.is_floating_point() else v for k, v in state.items()})
-    except (RuntimeError, AttributeError) as e:
-        raise ModelLoadError(f"{weights} does not fit {ARCH}: {str(e).splitlines()[0]}") from e
+    files.load_into(net, state, weights, ARCH)
     return net.to(device).eval().to(memory_format=torch.channels_last), meta
 
 

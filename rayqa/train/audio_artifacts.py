@@ -410,18 +410,7 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
 
     version = None
     if registry is not None:
-        from mlflow.entities import Metric
-
-        ts = int(time.time() * 1000)
-        registry.client.log_batch(run_id, metrics=[Metric(k, float(v), ts, cfg.steps) for k, v in meta["metrics"].items()
-                                                   if not math.isnan(v)])
-        version = registry.register(DETECTOR, out, run_id=run_id, tags={"rayqa.source": "train",
-                                                                         "rayqa.data_sha256": digest},
-                                    alias=None)
-        if promote or registry._champion(DETECTOR) is None:
-            registry.promote(DETECTOR, version)
-        log(f"registered rayqa-{DETECTOR} version {version}"
-            f"{' as @champion' if str(registry._champion(DETECTOR).version) == str(version) else ''}")
+        version = registry.register_trained(DETECTOR, out, run_id, meta["metrics"], cfg.steps, digest, promote, log)
     log(f"model written to {out} in {time.perf_counter() - started:.0f} s")
     return {"out": str(out), "metrics": meta["metrics"], "version": version, "data_sha256": digest,
             "train_seconds": train_s}
