@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from rayqa.nets import files
-from rayqa.nets.files import MODEL_FILE, WEIGHTS_FILE, ModelLoadError, sha256  # noqa: F401  (this module's face)
+from rayqa.nets.files import MODEL_FILE, WEIGHTS_FILE, ModelLoadError, pick_device, sha256  # noqa: F401  (this module's face)
 
 CLASSES = ("no_defect", "hum", "hiss", "distortion", "clicks")
 SAMPLE_RATE = 32000
@@ -236,10 +236,3 @@ def load_panns_checkpoint(net: AudioArtifactNet, path: str | Path) -> dict[str, 
     missing = [k for k in own if k not in take]
     return {"loaded": sorted(loaded), "skipped": sorted(skipped), "missing": sorted(missing)}
 
-
-def pick_device(requested: str = "auto") -> str:
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        return "cpu"  # a GPU pool scheduled on a node whose CUDA is unusable still works, slower
-    return requested

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from rayqa.nets import files
-from rayqa.nets.files import MODEL_FILE, WEIGHTS_FILE, ModelLoadError, sha256  # noqa: F401  (this module's face)
+from rayqa.nets.files import MODEL_FILE, WEIGHTS_FILE, ModelLoadError, pick_device, sha256  # noqa: F401  (this module's face)
 
 STRIDE = 32
 # Inputs are scaled to [0, 1] and normalised with these (ImageNet's constants; any fixed pair works).
@@ -98,10 +98,3 @@ def load(folder: str | Path, device: str = "cpu") -> tuple[BlockCorruptionNet, d
     files.load_into(net, state, weights, ARCH)
     return net.to(device).eval().to(memory_format=torch.channels_last), meta
 
-
-def pick_device(requested: str = "auto") -> str:
-    if requested == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if requested.startswith("cuda") and not torch.cuda.is_available():
-        return "cpu"  # a GPU pool scheduled on a node whose CUDA is unusable still works, slower
-    return requested

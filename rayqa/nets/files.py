@@ -68,3 +68,13 @@ def load_into(net: torch.nn.Module, state: dict, weights: Path, arch: str) -> No
         net.load_state_dict(state)
     except (RuntimeError, AttributeError) as e:
         raise ModelLoadError(f"{weights} does not fit {arch}: {str(e).splitlines()[0]}") from e
+
+
+def pick_device(requested: str = "auto") -> str:
+    """``auto``: CUDA where usable, else CPU; a CUDA request on a node without usable CUDA gets the
+    CPU (a GPU pool scheduled there still works, slower)."""
+    if requested == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        return "cpu"
+    return requested
