@@ -80,17 +80,8 @@ class AudioArtifacts(Detector):
         """``model``: the :class:`~rayqa.registry.ResolvedModel` a scan resolved, a model folder,
         or None for the registry's champion (filled from ``models/`` when empty)."""
         from rayqa.nets import audio_artifacts as net_mod
-        from rayqa.registry import RegistryError
 
-        self.device = net_mod.pick_device(device)
-        folder = self.fetch_model(model)
-        try:
-            self.net, meta = net_mod.load(folder, self.device)
-        except net_mod.ModelLoadError as e:
-            raise RegistryError(f"{self.model_name} version {self.model_version} cannot be loaded: {e}") from e
-        self.meta = meta
-        if self.device == "cpu":
-            self.share_cpu_threads()
+        self.load_net(net_mod, model, device)
 
     def unload(self) -> None:
         self.net = None

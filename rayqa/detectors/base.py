@@ -172,14 +172,27 @@ class Detector:
         self.model_name, self.model_version = f"rayqa-{self.name}", f"file:{folder.name}"
         return folder
 
-    @staticmethod
-    def share_cpu_threads() -> None:
-        """Use only this actor's share of the node: Ray sets OMP_NUM_THREADS from the CPUs it reserved."""
+    def load_net(self, net_mod, model, device: str) -> dict:
+        """What a learned detector's :meth:`load` does: fetch ``model`` (see :meth:`fetch_model`),
+        load it with ``net_mod.load`` on ``device`` (CPU where CUDA is unusable) into ``self.net``,
+        and on CPU use only this actor's share of the node (Ray sets OMP_NUM_THREADS from the CPUs
+        it reserved). A file that does not load is a RegistryError naming the version. Returns
+        the model's ``model.json``."""
         import os
 
-        import torch
+        from rayqa.registry import RegistryError
 
-        torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS") or torch.get_num_threads())))
+        self.device = net_mod.pick_device(device)
+        folder = self.fetch_model(model)
+        try:
+            self.net, self.meta = net_mod.load(folder, self.device)
+        except net_mod.ModelLoadError as e:
+            raise RegistryError(f"{self.model_name} version {self.model_version} cannot be loaded: {e}") from e
+        if self.device == "cpu":
+            import torch
+
+            torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS") or torch.get_num_threads())))
+        return self.meta
 
     def verify(self, model=None) -> None:
         """Check on the driver, before any work starts, that ``model`` loads (raises RegistryError

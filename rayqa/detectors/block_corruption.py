@@ -65,20 +65,11 @@ class BlockCorruption(Detector):
         """``model``: the :class:`~rayqa.registry.ResolvedModel` a scan resolved, a model folder,
         or None for the registry's champion (filled from ``models/`` when empty)."""
         from rayqa.nets import block_corruption as net_mod
-        from rayqa.registry import RegistryError
 
-        self.device = net_mod.pick_device(device)
-        folder = self.fetch_model(model)
-        try:
-            self.net, meta = net_mod.load(folder, self.device)
-        except net_mod.ModelLoadError as e:
-            raise RegistryError(f"{self.model_name} version {self.model_version} cannot be loaded: {e}") from e
-        self.meta = meta
+        meta = self.load_net(net_mod, model, device)
         for key in ("cell_threshold", "learned_threshold"):
             if self.params[key] is None:
                 self.params[key] = float(meta.get(key, 0.5))
-        if self.device == "cpu":
-            self.share_cpu_threads()
 
     def unload(self) -> None:
         self.net = None
