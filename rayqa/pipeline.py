@@ -90,10 +90,22 @@ def finding_rows(run_id: str, item_id: str, detectors: dict[str, Detector], hits
     return rows
 
 
+def item_columns(detectors: dict[str, Detector], hits: list[tuple[str, "Hit"]]) -> dict:
+    """Summary columns the detectors decide from an item's hits (:meth:`Detector.summarise`)."""
+    by_det = defaultdict(list)
+    for name, hit in hits:
+        by_det[name].append(hit)
+    cols: dict = {}
+    for name, det in detectors.items():
+        cols.update(det.summarise(by_det.get(name, [])))
+    return cols
+
+
 def summary_row(run_id: str, item_id: str, uri: str, info: ItemInfo | None, error: str | None, n_findings: int,
-                wall_s: float) -> dict:
-    """One item's row of the items schema (pass-through manifest columns are the caller's)."""
-    return {
+                wall_s: float, columns: dict | None = None) -> dict:
+    """One item's row of the items schema (pass-through manifest columns are the caller's);
+    ``columns`` are what the detectors decided for the item (:func:`item_columns`)."""
+    row = {
         "run_id": run_id, "item_id": item_id, "uri": uri,
         "status": "failed" if error else "ok", "error": error,
         "duration_s": info.duration_s if info else None, "fps": info.fps if info else None,
@@ -101,6 +113,9 @@ def summary_row(run_id: str, item_id: str, uri: str, info: ItemInfo | None, erro
         "has_audio": info.has_audio if info else None, "n_findings": n_findings,
         "av_sync_verdict": None, "av_offset_ms": None, "wall_s": round(wall_s, 4),
     }
+    if columns and not error:
+        row.update(columns)
+    return row
 
 
 @dataclass
@@ -156,7 +171,8 @@ class Collector:
         info = ItemInfo.from_json(st.info) if st.info else None
         error = error or (st.errors[0] if st.errors else None)
         findings = [] if error is not None else finding_rows(self.run_id, item_id, self.detectors, st.hits)
-        summary = {**summary_row(self.run_id, item_id, st.uri, info, error, len(findings), st.work_s),
+        columns = None if error is not None else item_columns(self.detectors, st.hits)
+        summary = {**summary_row(self.run_id, item_id, st.uri, info, error, len(findings), st.work_s, columns),
                    **self.passthrough.get(item_id, {})}
         self.pending_findings.extend(findings)
         self.pending_items.append(summary)

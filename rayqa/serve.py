@@ -239,7 +239,7 @@ class Api:
             shutil.rmtree(folder, ignore_errors=True)
 
     async def _score(self, path: Path, item_id: str, uri: str, names: list[str], started: float) -> dict:
-        from rayqa.pipeline import finding_rows, summary_row
+        from rayqa.pipeline import finding_rows, item_columns, summary_row
         from rayqa.stages import DecodeStage, DetectStage, hits_of, input_specs, plan_item
 
         dets = [self.detectors[n] for n in names]
@@ -301,7 +301,7 @@ class Api:
         findings = finding_rows(run_id, item_id, merged, hits)
         wall = time.perf_counter() - started
         timing["total"] = round(wall * 1000, 1)
-        item = summary_row(run_id, item_id, uri, info, None, len(findings), wall)
+        item = summary_row(run_id, item_id, uri, info, None, len(findings), wall, item_columns(merged, hits))
         return {"item": item, "findings": findings, "models": models, "timing_ms": timing}
 
 

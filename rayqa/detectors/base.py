@@ -243,6 +243,12 @@ class Detector:
             events.append(Hit(h.defect, h.start_s, h.end_s, h.score, dict(h.details)))
         return [e for e in events if e.end_s - e.start_s + 1e-6 >= min_dur]
 
+    def summarise(self, hits: list[Hit]) -> dict[str, Any]:
+        """Item-summary columns this detector decides from all of an item's hits (its raw hits, not
+        the merged events), e.g. ``av_sync_verdict`` / ``av_offset_ms``. Default: none. Columns
+        must exist in :data:`rayqa.output.ITEMS_SCHEMA`."""
+        return {}
+
     def combine_details(self, kept: dict, other: dict) -> dict:
         """Details of a merged event: by default the peak hit's (``kept``)."""
         return kept
