@@ -11,6 +11,10 @@ Defaults fit a 2-CPU laptop; a TOML file given with ``--config`` overrides any o
 
     [detectors.black_frames]
     pixel_threshold = 0.12
+
+    [pools.block_corruption]     # one learned detector's actor pool
+    num_gpus = 1.0
+    batch_windows = 16
 """
 
 from __future__ import annotations
@@ -48,6 +52,10 @@ class ResourceConfig:
     # on 2 CPUs, separate probe tasks starved behind the decoders and halved throughput.
     decode_num_cpus: float = 0.5
     decode_batch_windows: int = 4
+    # Windows per decode task: a long item is cut into runs this long (32 x 8 s ~ 4 minutes) that
+    # separate tasks decode in parallel; short items share a task. Smaller spreads one long item
+    # wider, larger seeks less.
+    decode_task_windows: int = 32
     # Actor pool for the cheap signal-processing detectors, which share one actor. A request
     # different from decode_num_cpus keeps decoding in tasks (Ray Data fuses equal ones into the
     # actor, which then decodes one batch at a time).
@@ -58,17 +66,42 @@ class ResourceConfig:
     # (measured on 2 CPUs: 1.4x the wall time and 0.7 GB more worker memory).
     dsp_pool: str = "decode"
     dsp_batch_windows: int = 4
-    # Each learned detector gets its own pool; on a GPU node it asks for this much GPU.
+    # Each learned detector gets its own pool; on a GPU node it asks for this much GPU. These are
+    # the defaults of every pool; [pools.<detector>] overrides them for one detector.
     model_num_cpus: float = 0.5
     model_num_gpus: float = 0.5
     model_batch_windows: int = 4
     detector_pool_min: int = 1
-    detector_pool_max: int = 4
+    # 0: as many actors as the cluster could hold (CPUs / num_cpus, or GPUs / num_gpus on GPU
+    # nodes), so pools grow with the cluster; Ray Data's autoscaler starts them as work queues up.
+    detector_pool_max: int = 0
     # Findings are committed to Parquet every N finished items (and at the end).
     commit_every_items: int = 64
     # Ray Data's per-operator resource reservation holds back half the CPUs for operators that are
     # idle most of the time here; measured on 2 CPUs, decoding ran 1.4x faster without it.
     ray_data_reservation: bool = False
+    # Fault tolerance. A decode task or detector call whose worker dies (a crash, an out-of-memory
+    # kill, a lost node) is retried this many times; Ray Data's default retries forever, so one
+    # poisonous item would stall the scan. Items that still lost windows are then scanned again one
+    # window per task (the isolation pass, so an innocent neighbour is not blamed), and an item
+    # that fails there too ends as `failed` with the reason.
+    max_task_retries: int = 3
+    isolation_pass: bool = True
+
+
+POOL_KEYS = ("num_cpus", "num_gpus", "batch_windows", "min_size", "max_size")
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    """One detector actor pool as the scan will start it."""
+
+    names: tuple[str, ...]  # detectors sharing the pool (the dsp pool holds several)
+    num_cpus: float
+    num_gpus: float  # 0 on a cluster without GPUs
+    batch_windows: int
+    min_size: int
+    max_size: int
 
 
 @dataclass
@@ -94,6 +127,8 @@ class ScanConfig:
     serve: ServeConfig = field(default_factory=ServeConfig)
     # Per-detector parameter overrides: {"black_frames": {"pixel_threshold": 0.1}}
     detectors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Per-detector actor pool overrides: {"block_corruption": {"num_gpus": 1.0, "batch_windows": 16}}
+    pools: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> "ScanConfig":
@@ -118,6 +153,16 @@ class ScanConfig:
                 for name, params in values.items():
                     cfg.detectors.setdefault(name, {}).update(params)
                 continue
+            if section == "pools":
+                if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
+                    raise ConfigError("[pools] must be a table of tables: [pools.<detector>]")
+                for name, params in values.items():
+                    unknown = set(params) - set(POOL_KEYS)
+                    if unknown:
+                        raise ConfigError(f"unknown key(s) in [pools.{name}]: {', '.join(sorted(unknown))}; "
+                                          f"known: {', '.join(POOL_KEYS)}")
+                    cfg.pools.setdefault(name, {}).update(params)
+                continue
             target = getattr(cfg, section, None)
             if target is None or not isinstance(values, dict):
                 raise ConfigError(f"unknown config section [{section}]")
@@ -137,10 +182,19 @@ class ScanConfig:
             raise ConfigError(f"decode.video_backend must be 'pyav' or 'decord', not {self.decode.video_backend!r}")
         if self.resources.dsp_pool not in ("actor", "decode"):
             raise ConfigError(f"resources.dsp_pool must be 'actor' or 'decode', not {self.resources.dsp_pool!r}")
-        if self.decode.window_s <= 0 or self.resources.decode_batch_windows < 1:
-            raise ConfigError("decode.window_s and resources.decode_batch_windows must be positive")
-        if self.resources.detector_pool_min < 1 or self.resources.detector_pool_max < self.resources.detector_pool_min:
-            raise ConfigError("resources.detector_pool_min must be >= 1 and <= detector_pool_max")
+        if self.decode.window_s <= 0 or self.resources.decode_batch_windows < 1 or self.resources.decode_task_windows < 1:
+            raise ConfigError("decode.window_s, resources.decode_batch_windows and resources.decode_task_windows "
+                              "must be positive")
+        r = self.resources
+        if r.detector_pool_min < 1 or (r.detector_pool_max and r.detector_pool_max < r.detector_pool_min):
+            raise ConfigError("resources.detector_pool_min must be >= 1 and <= detector_pool_max (0 = auto)")
+        if r.max_task_retries < 0:
+            raise ConfigError("resources.max_task_retries must be >= 0 (a bounded number of retries)")
+        for name, p in self.pools.items():
+            try:
+                self._pool(name, p, 0.0, 0.0, False)
+            except (TypeError, ValueError) as e:
+                raise ConfigError(f"[pools.{name}]: {e}") from None
         sv = self.serve
         if sv.ingress_replicas < 1 or sv.model_replicas < 1 or sv.max_batch_windows < 1 or sv.max_ongoing_requests < 1:
             raise ConfigError("serve.*_replicas, serve.max_batch_windows and serve.max_ongoing_requests must be >= 1")
@@ -157,23 +211,46 @@ class ScanConfig:
             raise ConfigError(f"serve replicas reserve {needed:g} CPUs but the cluster has {cluster_cpus:g}; lower "
                               "serve.*_num_cpus or serve.*_replicas")
 
-    def check_fits(self, cluster_cpus: float, cluster_gpus: float, n_model_pools: int, use_gpu: bool) -> None:
-        """Refuse a plan whose minimum actor reservations leave no CPU for the decode tasks.
+    def _pool(self, name: str, over: dict, cpus: float, gpus: float, use_gpu: bool, names=None) -> PoolSpec:
+        r = self.resources
+        num_cpus = float(over.get("num_cpus", r.model_num_cpus))
+        num_gpus = float(over.get("num_gpus", r.model_num_gpus)) if use_gpu else 0.0
+        batch = int(over.get("batch_windows", r.model_batch_windows))
+        lo = int(over.get("min_size", r.detector_pool_min))
+        hi = int(over.get("max_size", r.detector_pool_max))
+        if num_cpus < 0 or num_gpus < 0 or batch < 1 or lo < 1 or hi < 0:
+            raise ValueError("num_cpus/num_gpus must be >= 0, batch_windows and min_size >= 1, max_size >= 0 (0 = auto)")
+        if num_cpus == 0 and num_gpus == 0 and (cpus or gpus):
+            raise ValueError("a pool must reserve some CPU or GPU")
+        if hi == 0:  # auto: what the cluster could hold of this pool alone
+            hi = int((gpus / num_gpus) if num_gpus else (cpus / num_cpus if num_cpus else lo))
+        return PoolSpec(tuple(names or (name,)), num_cpus, num_gpus, batch, lo, max(lo, hi))
 
-        Ray Data waits forever (instead of failing) when actors reserve every CPU, so this is
-        checked before any work starts.
+    def plan_pools(self, dsp_names: list[str], model_names: list[str], cluster_cpus: float, cluster_gpus: float,
+                   use_gpu: bool) -> list[PoolSpec]:
+        """The detector actor pools for a scan, checked against the cluster.
+
+        Ray Data waits forever (instead of failing) when actors reserve every CPU, so a plan whose
+        minimum actor reservations leave no CPU for a decode task is refused before any work starts.
         """
         r = self.resources
-        dsp_actor = r.dsp_num_cpus if r.dsp_pool == "actor" else 0.0
-        actor_cpus = r.detector_pool_min * (dsp_actor + n_model_pools * r.model_num_cpus)
-        needed = actor_cpus + r.decode_num_cpus
-        if needed > cluster_cpus + 1e-9:
+        pools = []
+        if dsp_names and r.dsp_pool == "actor":
+            dsp = {"num_cpus": r.dsp_num_cpus, "num_gpus": 0.0, "batch_windows": r.dsp_batch_windows}
+            pools.append(self._pool("dsp", dsp, cluster_cpus, 0.0, False, names=dsp_names))
+        for n in model_names:
+            try:
+                pools.append(self._pool(n, self.pools.get(n, {}), cluster_cpus, cluster_gpus, use_gpu))
+            except (TypeError, ValueError) as e:
+                raise ConfigError(f"[pools.{n}]: {e}") from None
+        actor_cpus = sum(p.min_size * p.num_cpus for p in pools)
+        if actor_cpus + r.decode_num_cpus > cluster_cpus + 1e-9:
             raise ConfigError(
                 f"resources do not fit the cluster: detector pools reserve {actor_cpus:g} CPUs and a decode "
                 f"task needs {r.decode_num_cpus:g}, but the cluster has {cluster_cpus:g} CPUs; lower "
-                "resources.*_num_cpus or resources.detector_pool_min"
+                "resources.*_num_cpus, [pools.*] num_cpus or the pools' min_size"
             )
-        if use_gpu and n_model_pools and r.detector_pool_min * n_model_pools * r.model_num_gpus > cluster_gpus + 1e-9:
-            raise ConfigError(
-                f"GPU pools need {r.detector_pool_min * n_model_pools * r.model_num_gpus:g} GPUs, cluster has {cluster_gpus:g}"
-            )
+        gpu_need = sum(p.min_size * p.num_gpus for p in pools)
+        if gpu_need > cluster_gpus + 1e-9:
+            raise ConfigError(f"GPU pools need {gpu_need:g} GPUs, cluster has {cluster_gpus:g}")
+        return pools

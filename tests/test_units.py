@@ -100,12 +100,41 @@ def test_windows_and_sampling():
 
 def test_config_fits_two_cpus_and_refuses_what_cannot_run(tmp_path):
     cfg = ScanConfig()
-    cfg.check_fits(cluster_cpus=2, cluster_gpus=0, n_model_pools=2, use_gpu=False)
+    pools = cfg.plan_pools(["black_frames"], ["block_corruption", "audio_artifacts"], 2, 0, use_gpu=False)
+    assert [p.names for p in pools] == [("block_corruption",), ("audio_artifacts",)]
+    assert all(p.num_gpus == 0 and p.min_size == 1 and p.max_size == 4 for p in pools)  # 2 CPUs / 0.5
     greedy = cfg.merged({"resources": {"dsp_pool": "actor", "dsp_num_cpus": 1.0, "model_num_cpus": 1.0}})
     with pytest.raises(ConfigError, match="do not fit"):
-        greedy.check_fits(cluster_cpus=2, cluster_gpus=0, n_model_pools=1, use_gpu=False)
+        greedy.plan_pools(["black_frames"], ["block_corruption"], 2, 0, use_gpu=False)
     # Inside the decode tasks the dsp detectors reserve nothing of their own.
-    greedy.merged({"resources": {"dsp_pool": "decode"}}).check_fits(2, 0, 1, False)
+    greedy.merged({"resources": {"dsp_pool": "decode"}}).plan_pools(["black_frames"], ["block_corruption"], 2, 0, False)
+
+
+def test_pools_scale_with_the_cluster_and_take_per_detector_overrides(tmp_path):
+    cfg = ScanConfig.load(_toml(tmp_path, "[pools.block_corruption]\nnum_gpus = 1.0\nbatch_windows = 16\n"
+                                          "[pools.audio_artifacts]\nnum_cpus = 1.0\nmax_size = 2\n"))
+    # A GPU cluster of 64 CPUs and 4 GPUs: block_corruption takes whole GPUs, up to 4 actors;
+    # audio_artifacts is capped at 2 and keeps its default fractional GPU.
+    bc, aa = cfg.plan_pools([], ["block_corruption", "audio_artifacts"], 64, 4, use_gpu=True)
+    assert (bc.num_gpus, bc.batch_windows, bc.max_size) == (1.0, 16, 4)
+    assert (aa.num_cpus, aa.num_gpus, aa.max_size, aa.batch_windows) == (1.0, 0.5, 2, 4)
+    # The same config on a CPU-only cluster asks for no GPU and sizes pools by CPUs.
+    bc, aa = cfg.plan_pools([], ["block_corruption", "audio_artifacts"], 16, 0, use_gpu=False)
+    assert (bc.num_gpus, bc.max_size, aa.max_size) == (0.0, 32, 2)
+    with pytest.raises(ConfigError, match="GPU pools need"):
+        cfg.merged({"pools": {"block_corruption": {"min_size": 5}}}).plan_pools([], ["block_corruption"], 64, 4, True)
+    with pytest.raises(ConfigError, match=r"unknown key\(s\) in \[pools.block_corruption\]: gpus"):
+        cfg.merged({"pools": {"block_corruption": {"gpus": 1}}})
+    with pytest.raises(ConfigError, match="batch_windows"):
+        cfg.merged({"pools": {"audio_artifacts": {"batch_windows": 0}}})
+    with pytest.raises(ConfigError, match="max_task_retries"):
+        cfg.merged({"resources": {"max_task_retries": -1}})
+
+
+def _toml(folder, text):
+    path = folder / "pools.toml"
+    path.write_text(text)
+    return path
     (tmp_path / "c.toml").write_text("[decode]\nwindow_s = 4\n[detectors.black_frames]\npixel_threshold = 0.2\n")
     loaded = ScanConfig.load(tmp_path / "c.toml")
     assert loaded.decode.window_s == 4.0 and loaded.detectors["black_frames"]["pixel_threshold"] == 0.2
