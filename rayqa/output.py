@@ -19,6 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from rayqa import faults
+
 FINDINGS_SCHEMA = pa.schema([
     ("run_id", pa.string()),
     ("item_id", pa.string()),
@@ -102,6 +104,7 @@ class OutputDir:
         f_table = pa.Table.from_pylist(findings, schema=FINDINGS_SCHEMA)
         i_table = pa.Table.from_pylist(items, schema=self.items_schema)
         _atomic_write(f_table, self.findings_dir / part)
+        faults.inject("commit")  # a kill here leaves findings without summaries: prepare() drops them
         _atomic_write(i_table, self.items_dir / part)
         return part
 

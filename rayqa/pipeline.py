@@ -16,6 +16,7 @@ import logging
 import os
 import subprocess
 import time
+import warnings
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -146,6 +147,7 @@ class Collector:
         self.counts: Counter = Counter()
         self.by_defect: Counter = Counter()
         self.content_s = 0.0
+        self.lost: dict[str, tuple[int, int]] = {}  # item → (windows seen, windows) when a pass lost some
 
     def add(self, row: dict) -> None:
         item_id = row["item_id"]
@@ -189,14 +191,21 @@ class Collector:
             self.out.commit(self.pending_findings, self.pending_items)
             self.pending_findings, self.pending_items = [], []
 
-    def close(self, expected: dict[str, str]) -> None:
+    def unfinished(self, expected: dict[str, str]) -> dict[str, str]:
+        """Items of ``expected`` without a summary yet; what was gathered for them is dropped, so a
+        further pass scans each from its first window and no hit is counted twice."""
+        for item_id in list(self.state):
+            self.lost[item_id] = (len(self.state[item_id].seen), self.state.pop(item_id).n_windows)
+        return {i: u for i, u in expected.items() if i not in self.finished}
+
+    def close(self, expected: dict[str, str], passes: int = 1, retries: int = 0) -> None:
         """Every expected item gets exactly one row, even one whose windows never all arrived."""
-        for item_id, st in list(self.state.items()):
-            self._finish(item_id, self.state.pop(item_id),
-                         error=f"incomplete: {len(st.seen)} of {st.n_windows} windows were processed")
-        for item_id, uri in expected.items():
-            if item_id not in self.finished:
-                self._finish(item_id, _ItemState(1, uri), error="item produced no output (internal error)")
+        for item_id, uri in self.unfinished(expected).items():
+            seen, n = self.lost.get(item_id, (0, 0))
+            what = f"{n - seen} of its {n} windows" if n else "it"
+            self._finish(item_id, _ItemState(1, uri), error=(
+                f"lost: the worker processing {what} died in each of {passes} pass(es), {retries + 1} "
+                "attempts each (a crash, an out-of-memory kill or a lost node; see the Ray logs)"))
         self.flush()
 
 
@@ -238,7 +247,8 @@ def run_scan(manifest: str | os.PathLike, output: str | os.PathLike, detectors: 
     use_gpu = resources.get("GPU", 0) > 0
     model_dets = [d for d in dets if d.pool == "model"]
     dsp_dets = [d for d in dets if d.pool != "model"]
-    cfg.check_fits(resources.get("CPU", 0), resources.get("GPU", 0), len(model_dets), use_gpu)
+    cfg.plan_pools([d.name for d in dsp_dets], [d.name for d in model_dets], resources.get("CPU", 0),
+                   resources.get("GPU", 0), use_gpu)  # refuses a plan that cannot run, before any work
 
     registry = ModelRegistry()
     resolved = {d.name: registry.resolve(d.name) for d in model_dets}  # once per run
@@ -264,12 +274,8 @@ def run_scan(manifest: str | os.PathLike, output: str | os.PathLike, detectors: 
     expected = dict(zip(todo["item_id"], todo["uri"]))
     status = "FINISHED"
     try:
-        if len(todo):
-            ds = build_dataset(todo, cfg, dsp_dets, model_dets, resolved, use_gpu)
-            for batch in ds.iter_batches(batch_size=None, batch_format="pandas"):
-                for row in batch.to_dict("records"):
-                    collector.add(row)
-        collector.close(expected)
+        passes = scan_passes(todo, cfg, collector, expected, dsp_dets, model_dets, resolved, use_gpu, resources)
+        collector.close(expected, passes, cfg.resources.max_task_retries)
     except BaseException:
         status = "KILLED"
         collector.flush()
@@ -302,37 +308,83 @@ def run_scan(manifest: str | os.PathLike, output: str | os.PathLike, detectors: 
                       collector.content_s, run_json)
 
 
+def scan_passes(todo: pd.DataFrame, cfg: ScanConfig, collector: Collector, expected: dict[str, str],
+                dsp_dets: list[Detector], model_dets: list[Detector], resolved: dict, use_gpu: bool,
+                resources: dict) -> int:
+    """Run the dataset over ``todo``; then, for items that lost windows (a worker that kept dying,
+    or a pass the cluster could not finish), an isolation pass with one window per task, so a
+    poisonous item fails alone and its neighbours are scanned. Returns the passes run."""
+    from ray.exceptions import RayError
+
+    remaining = expected
+    passes = 0
+    for isolated in (False, True) if cfg.resources.isolation_pass else (False,):
+        if not remaining:
+            break
+        passes += 1
+        if isolated:
+            log.warning("isolation pass for %d item(s) that lost windows: %s", len(remaining),
+                        ", ".join(list(remaining)[:10]) + (" ..." if len(remaining) > 10 else ""))
+        part = todo[todo["item_id"].isin(remaining)]
+        try:
+            ds = build_dataset(part, cfg, dsp_dets, model_dets, resolved, use_gpu, resources, isolated=isolated)
+            for batch in ds.iter_batches(batch_size=None, batch_format="pandas"):
+                for row in batch.to_dict("records"):
+                    collector.add(row)
+        except RayError as e:  # the cluster lost what it could not rebuild: what finished stays
+            log.warning("scan pass %d stopped: %s: %s", passes, type(e).__name__, str(e).splitlines()[0][:300])
+        remaining = collector.unfinished(remaining)
+    return passes
+
+
 def build_dataset(todo: pd.DataFrame, cfg: ScanConfig, dsp_dets: list[Detector], model_dets: list[Detector],
-                  resolved: dict, use_gpu: bool):
-    """The Ray Data plan. Reads top to bottom; every number comes from ``cfg.resources``."""
+                  resolved: dict, use_gpu: bool, resources: dict | None = None, isolated: bool = False):
+    """The Ray Data plan. Reads top to bottom; every number comes from ``cfg``.
+
+    Every task and actor call is retried at most ``resources.max_task_retries`` times (Ray Data
+    would retry forever); a block that still fails is skipped rather than failing the scan, and its
+    items are the ones :func:`scan_passes` scans again. ``isolated``: one item per block and one
+    window per batch, so a failure takes no other item's windows with it.
+    """
     import ray
 
     r = cfg.resources
-    ray.data.DataContext.get_current().op_resource_reservation_enabled = r.ray_data_reservation
+    ctx = ray.data.DataContext.get_current()
+    ctx.op_resource_reservation_enabled = r.ray_data_reservation
+    ctx.max_errored_blocks = -1
+    resources = resources or ray.cluster_resources()
+    pools = cfg.plan_pools([d.name for d in dsp_dets], [d.name for d in model_dets], resources.get("CPU", 0),
+                           resources.get("GPU", 0), use_gpu)
+    task_retries = {"max_retries": r.max_task_retries}
+    actor_retries = {"max_restarts": -1, "max_task_retries": r.max_task_retries}
+    # Ray 2.60 takes retry bounds only through **ray_remote_args, which it warns will go in 2.64.
+    warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated", category=DeprecationWarning)
     items = todo[["item_id", "uri"]].to_dict("records")
     video_specs, audio_specs = input_specs(dsp_dets + model_dets)
-    ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), 1000)))
+    blocks = len(items) if isolated else min(len(items), 1000)
+    ds = ray.data.from_items(items, override_num_blocks=max(1, blocks))
     ds = ds.flat_map(plan_item, fn_kwargs={"window_s": cfg.decode.window_s,
-                                           "max_windows": cfg.decode.max_windows_per_item}, num_cpus=r.decode_num_cpus)
+                                           "max_windows": cfg.decode.max_windows_per_item},
+                     num_cpus=r.decode_num_cpus, **task_retries)
+    # An item's windows leave the planner as one block; split it (streaming, no shuffle) so a long
+    # item's windows are decoded by several tasks at once, on any node.
+    decode_batch_windows = 1 if isolated else r.decode_batch_windows
+    ds = ds.repartition(target_num_rows_per_block=1 if isolated else r.decode_task_windows)
     dsp_in_decode = bool(dsp_dets) and r.dsp_pool == "decode"
     dsp = {"names": [d.name for d in dsp_dets], "overrides": cfg.detectors, "drop_media": not model_dets}
     ds = ds.map_batches(decode_batch, fn_kwargs={"video_specs": video_specs, "audio_specs": audio_specs,
                                                  "backend": cfg.decode.video_backend,
                                                  "dsp": dsp if dsp_in_decode else None},
-                        batch_size=r.decode_batch_windows, batch_format="pandas", num_cpus=r.decode_num_cpus)
-    pool = dict(min_size=r.detector_pool_min, max_size=max(r.detector_pool_min, r.detector_pool_max))
-    stages = []
-    if dsp_dets and not dsp_in_decode:
-        stages.append(([d.name for d in dsp_dets], r.dsp_num_cpus, 0, r.dsp_batch_windows))
-    for d in model_dets:
-        stages.append(([d.name], r.model_num_cpus, r.model_num_gpus if use_gpu else 0, r.model_batch_windows))
-    for i, (names, cpus, gpus, batch) in enumerate(stages):
+                        batch_size=decode_batch_windows, batch_format="pandas",
+                        num_cpus=r.decode_num_cpus, **task_retries)
+    for i, p in enumerate(pools):
         ds = ds.map_batches(
             DetectStage,
-            fn_constructor_kwargs={"names": names, "overrides": cfg.detectors,
-                                   "resolved": {n: resolved[n] for n in names if n in resolved},
-                                   "drop_media": i == len(stages) - 1, "device": "cuda" if gpus else "cpu"},
-            compute=ray.data.ActorPoolStrategy(**pool), num_cpus=cpus, num_gpus=gpus,
-            batch_size=batch, batch_format="pandas",
+            fn_constructor_kwargs={"names": list(p.names), "overrides": cfg.detectors,
+                                   "resolved": {n: resolved[n] for n in p.names if n in resolved},
+                                   "drop_media": i == len(pools) - 1, "device": "cuda" if p.num_gpus else "cpu"},
+            compute=ray.data.ActorPoolStrategy(min_size=p.min_size, max_size=p.max_size),
+            num_cpus=p.num_cpus, num_gpus=p.num_gpus, batch_size=1 if isolated else p.batch_windows,
+            batch_format="pandas", **actor_retries,
         )
     return ds

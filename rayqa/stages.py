@@ -14,7 +14,7 @@ import traceback
 
 import pandas as pd
 
-from rayqa import media
+from rayqa import faults, media
 from rayqa.detectors import build
 from rayqa.detectors.base import AudioSpec, Detector, Hit, ItemInfo, VideoSpec, Window
 
@@ -63,6 +63,7 @@ class DecodeStage:
 
     def decode_rows(self, rows: list[dict]) -> list[dict]:
         """Set each row's ``media`` to its decoded :class:`Window` (serialised only by :func:`to_frame`)."""
+        faults.inject("decode", {r["item_id"] for r in rows})
         for group in _contiguous_groups(rows):
             first = group[0]
             if first["error"] or not first["info"]:
@@ -124,6 +125,7 @@ class DetectStage:
 
     def detect_rows(self, rows: list[dict]) -> list[dict]:
         """Add each detector's hits to the rows; ``media`` is a Window, its pickle, or empty."""
+        faults.inject("detect", {r["item_id"] for r in rows})
         ready = []
         for r in rows:
             if r["error"] or not r["info"]:
