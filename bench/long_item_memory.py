@@ -21,10 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scan_throughput import RayMemory  # noqa: E402
-
+from rayqa.memwatch import PeakMemory  # noqa: E402
 from rayqa.pipeline import ensure_ray, run_scan  # noqa: E402
 from rayqa.synth import ClipSpec, write_clip  # noqa: E402
 
@@ -32,12 +30,12 @@ from rayqa.synth import ClipSpec, write_clip  # noqa: E402
 def scan_one(path: Path, work: Path, name: str) -> tuple[float, float, float]:
     manifest = work / f"{name}.csv"
     pd.DataFrame([{"item_id": name, "uri": str(path)}]).to_csv(manifest, index=False)
-    with RayMemory() as mem:
+    with PeakMemory() as mem:
         t = time.perf_counter()
         result = run_scan(manifest, work / f"scan-{name}", rescan=True)
         wall = time.perf_counter() - t
     assert result.counts == {"ok": 1}, result.counts
-    return wall, mem.peak_bytes / 2**20, mem.driver_peak_bytes / 2**20
+    return wall, mem.workers_total / 2**20, mem.driver / 2**20
 
 
 def main() -> None:

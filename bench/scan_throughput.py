@@ -21,7 +21,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rayqa.config import ScanConfig  # noqa: E402
 from rayqa.detectors import REGISTRY, build  # noqa: E402
+from rayqa.memwatch import PeakMemory  # noqa: E402
 from rayqa.pipeline import decode_batch, ensure_ray, run_scan  # noqa: E402
 from rayqa.stages import input_specs, plan_item  # noqa: E402
 from rayqa.synth import ClipSpec, write_clip  # noqa: E402
@@ -57,40 +57,6 @@ def make_catalogue(folder: Path, minutes: float, items: int) -> tuple[Path, floa
     manifest = folder / "manifest.csv"
     pd.DataFrame(rows).to_csv(manifest, index=False)
     return manifest, per * items
-
-
-class RayMemory:
-    """Peaks of the summed RSS of all Ray worker processes and of this (driver) process while in
-    the block, sampled from /proc (ru_maxrss would also count whatever ran before)."""
-
-    def __init__(self, interval_s: float = 0.25):
-        self.interval_s, self.peak_bytes, self.driver_peak_bytes = interval_s, 0, 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self):
-        page = os.sysconf("SC_PAGE_SIZE")
-        while not self._stop.is_set():
-            total = 0
-            for pid in filter(str.isdigit, os.listdir("/proc")):
-                try:
-                    cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-                    if b"ray::" in cmd or b"default_worker.py" in cmd:
-                        total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * page
-                except (OSError, ValueError, IndexError):
-                    continue
-            self.peak_bytes = max(self.peak_bytes, total)
-            own = int(Path("/proc/self/statm").read_text().split()[1]) * page
-            self.driver_peak_bytes = max(self.driver_peak_bytes, own)
-            self._stop.wait(self.interval_s)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 def decode_only(manifest: Path, cfg: ScanConfig) -> float:
@@ -158,7 +124,7 @@ def main() -> None:
     # This machine's timings wander by tens of percent between runs: take the median of
     # interleaved repeats, so a and b see the same conditions.
     walls = {"a": [], "b": [], "c": []}
-    with RayMemory() as mem_a, RayMemory() as mem_b:
+    with PeakMemory() as mem_b:
         for _ in range(args.repeats):
             walls["a"].append(decode_only(manifest, cfg))
             t = time.perf_counter()
@@ -175,8 +141,8 @@ def main() -> None:
     print(f"(c) ffmpeg black/freeze/silencedetect {rate['c']:8.1f} content-s/s   ({wall_c:.1f} s wall)")
     print(f"cost b/a  = {wall_b / wall_a:.2f}   (aim <= 1.5)")
     print(f"speed b/c = {rate['b'] / rate['c']:.2f}   (aim > 1)")
-    print(f"peak RSS during the scans: driver {mem_b.driver_peak_bytes / 2**20:.0f} MiB, "
-          f"Ray workers together {mem_b.peak_bytes / 2**20:.0f} MiB")
+    print(f"peak RSS during the scans: driver {mem_b.driver / 2**20:.0f} MiB, "
+          f"Ray workers together {mem_b.workers_total / 2**20:.0f} MiB, largest worker {mem_b.worker / 2**20:.0f} MiB")
     print("walls (s): " + "; ".join(f"{k} {', '.join(f'{w:.1f}' for w in v)}" for k, v in walls.items()))
     print(f"findings: {result.findings_by_defect}")
 

@@ -157,3 +157,46 @@ def corrupt_video_packets(src: str | Path, dst: str | Path, start_s: float, end_
                 damaged.append(t)
     Path(dst).write_bytes(bytes(data))
     return sorted(damaged)
+
+
+def concat_copies(parts: list[str | Path], dst: str | Path) -> Path:
+    """Join encoded clips end to end without re-encoding (packets copied, timestamps shifted).
+
+    The parts must come from the same encoder settings (``write_clip`` with the same size, rate and
+    sample rate), as ``ClipSpec``s that differ only in content do. A 2-hour item made of one encoded
+    minute repeated takes seconds instead of minutes to write.
+    """
+    from fractions import Fraction
+
+    dst = Path(dst)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    first = av.open(str(parts[0]))
+    out = av.open(str(dst), "w", format="mp4")
+    try:
+        streams = [out.add_stream_from_template(s) for s in first.streams if s.type in ("video", "audio")]
+        first.close()
+        offset = Fraction(0)  # seconds where the next part starts
+        last_dts: dict[int, Fraction] = {}
+        for part in parts:
+            with av.open(str(part)) as src:
+                ins = [s for s in src.streams if s.type in ("video", "audio")]
+                if [s.type for s in ins] != [s.type for s in streams]:
+                    raise ValueError(f"{part}: streams {[s.type for s in ins]} differ from the first part's")
+                for packet in src.demux(*ins):
+                    if packet.dts is None:
+                        continue
+                    k = ins.index(packet.stream)
+                    tb = packet.time_base
+                    shift = int(round(offset / tb))
+                    pts = packet.pts if packet.pts is not None else packet.dts
+                    dts = packet.dts + shift
+                    if k in last_dts and dts * tb <= last_dts[k]:  # AAC priming overlaps the seam
+                        dts = int(last_dts[k] / tb) + 1
+                    packet.pts, packet.dts = max(pts + shift, dts), dts
+                    last_dts[k] = dts * tb
+                    packet.stream = streams[k]
+                    out.mux(packet)
+                offset += Fraction(src.duration, av.time_base)
+    finally:
+        out.close()
+    return dst
