@@ -115,8 +115,8 @@ class OutputDir:
         os.replace(tmp, path)
         return path
 
-    def read_items(self) -> pd.DataFrame:
-        return pd.read_parquet(self.items_dir)
+    def read_items(self, columns: list[str] | None = None) -> pd.DataFrame:
+        return pd.read_parquet(self.items_dir, columns=columns)
 
     def read_findings(self) -> pd.DataFrame:
         return pd.read_parquet(self.findings_dir)

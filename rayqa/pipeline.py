@@ -148,6 +148,7 @@ class Collector:
         self.by_defect: Counter = Counter()
         self.content_s = 0.0
         self.lost: dict[str, tuple[int, int]] = {}  # item → (windows seen, windows) when a pass lost some
+        self.stage_s: dict[str, float] = {}  # Ray Data operator → task wall seconds (run.json)
 
     def add(self, row: dict) -> None:
         item_id = row["item_id"]
@@ -218,6 +219,7 @@ class ScanResult:
     skipped: int
     content_s: float
     run_json: Path
+    stage_s: dict = field(default_factory=dict)  # Ray Data operator → task wall seconds
 
 
 def run_scan(manifest: str | os.PathLike, output: str | os.PathLike, detectors: str | list[str] | None = None,
@@ -282,7 +284,7 @@ def run_scan(manifest: str | os.PathLike, output: str | os.PathLike, detectors: 
         raise
     finally:
         finished = datetime.now(timezone.utc)
-        all_items = out.read_items() if any(out.items_dir.glob("part-*.parquet")) else pd.DataFrame(columns=["status"])
+        all_items = out.read_items(columns=["status"]) if any(out.items_dir.glob("part-*.parquet")) else pd.DataFrame(columns=["status"])
         run = {
             "run_id": run_id, "started_at": started.isoformat(), "finished_at": finished.isoformat(),
             "rayqa_version": __version__, "git_commit": git_commit(),
@@ -293,6 +295,7 @@ def run_scan(manifest: str | os.PathLike, output: str | os.PathLike, detectors: 
             "items_this_run": dict(collector.counts),
             "content_seconds_scanned": round(collector.content_s, 3),
             "findings_this_run_by_defect": dict(collector.by_defect),
+            "stage_wall_seconds": collector.stage_s,
             "mlflow_tracking_uri": registry.tracking_uri, "status": status,
         }
         run_json = out.write_run(run)
@@ -305,7 +308,21 @@ def run_scan(manifest: str | os.PathLike, output: str | os.PathLike, detectors: 
         registry.client.log_artifact(run_id, str(run_json))
         registry.client.set_terminated(run_id, status=status)
     return ScanResult(run_id, out.root, dict(collector.counts), dict(collector.by_defect), len(done),
-                      collector.content_s, run_json)
+                      collector.content_s, run_json, dict(collector.stage_s))
+
+
+def stage_seconds(ds) -> dict[str, float]:
+    """Seconds of task/actor wall time per Ray Data operator of a finished dataset (decode vs each
+    detector pool), from Ray Data's own stats; empty if this Ray does not offer them."""
+    try:
+        ops = ds._get_stats_summary().operators_stats
+    except Exception:  # a private API: timing is a report, never a reason to fail a scan
+        return {}
+    out: dict[str, float] = {}
+    for op in ops:
+        if op.wall_time is not None:
+            out[op.operator_name] = round(out.get(op.operator_name, 0.0) + float(op.wall_time.sum), 3)
+    return out
 
 
 def scan_passes(todo: pd.DataFrame, cfg: ScanConfig, collector: Collector, expected: dict[str, str],
@@ -331,6 +348,8 @@ def scan_passes(todo: pd.DataFrame, cfg: ScanConfig, collector: Collector, expec
             for batch in ds.iter_batches(batch_size=None, batch_format="pandas"):
                 for row in batch.to_dict("records"):
                     collector.add(row)
+            for name, sec in stage_seconds(ds).items():
+                collector.stage_s[name] = round(collector.stage_s.get(name, 0.0) + sec, 3)
         except RayError as e:  # the cluster lost what it could not rebuild: what finished stays
             log.warning("scan pass %d stopped: %s: %s", passes, type(e).__name__, str(e).splitlines()[0][:300])
         remaining = collector.unfinished(remaining)
