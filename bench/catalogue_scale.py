@@ -6,11 +6,11 @@
    H.264/AAC; every fourth item has a black stretch) on this machine's local Ray and prints wall
    time per item and the driver's peak memory above its starting point; both should stay flat.
 2. Scaling with nodes (``--nodes``): the 300-item catalogue on a local multi-node cluster
-   (ray.cluster_utils.Cluster: a head with no CPUs, then 1 and 2 worker nodes of 1 CPU each);
-   prints items/s and the ratio 2 nodes / 1 node (ideal 2.0; here both nodes share this
-   machine's cores with the driver).
-3. Where the time goes: task wall seconds per Ray Data operator (decode vs detector pools), from
-   the scan's run.json, as a share of the whole.
+   (ray.cluster_utils.Cluster: a head with no CPUs, then 1 and 2 worker nodes of 1 CPU each, one
+   whole-CPU decode task per node CPU so a node uses one core); prints items/s and the ratio
+   2 nodes / 1 node (ideal 2.0; both nodes share this machine's two cores with the driver).
+3. Where the time goes: task wall seconds per Ray Data operator (decode, the signal-processing
+   pool, the learned block_corruption pool) on a small catalogue, from the scan's run.json.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=4.0, help="length of each short item")
     ap.add_argument("--detectors", default=None, help="default: the scan's default detectors")
     ap.add_argument("--nodes", action="store_true", help="also measure 1 vs 2 local worker nodes")
+    ap.add_argument("--split-items", type=int, default=24, help="items for the per-stage time split")
     ap.add_argument("--workdir", default=None)
     args = ap.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="rayqa-scalebench-"))
@@ -79,15 +80,17 @@ def main() -> None:
     timed_scan(manifests[sizes[0]], work / "warmup", cfg, args.detectors)  # worker start-up, imports
     print(f"1. scaling with work ({args.seconds:g} s items, {int(ray.cluster_resources()['CPU'])} CPUs, local Ray)")
     print(f"{'items':>6} {'wall s':>8} {'ms/item':>8} {'content-s/s':>12} {'driver +MiB':>12}")
-    last = None
     for n in sizes:
         wall, driver_mib, result = timed_scan(manifests[n], work / f"scan_{n}", cfg, args.detectors)
         assert result.counts.get("ok") == n, result.counts
         print(f"{n:6d} {wall:8.1f} {wall / n * 1000:8.1f} {result.content_s / wall:12.1f} {driver_mib:12.1f}")
-        last = result
-    total = sum(last.stage_s.values()) or 1.0
-    print("\n3. task wall time by stage (largest catalogue): " + ", ".join(
-        f"{k} {v:.0f} s ({v / total:.0%})" for k, v in sorted(last.stage_s.items(), key=lambda kv: -kv[1])))
+    split_cfg = cfg.merged({"resources": {"dsp_pool": "actor"}})
+    _, _, split = timed_scan(make_manifest(work / "media", args.split_items, args.seconds), work / "split", split_cfg,
+                             "black_frames,video_freeze,audio_silence,decode_error,block_corruption")
+    total = sum(split.stage_s.values()) or 1.0
+    print(f"\n3. task wall time by stage ({args.split_items} items, signal-processing detectors in their own pool, "
+          "block_corruption on CPU): " + ", ".join(
+              f"{k} {v:.1f} s ({v / total:.0%})" for k, v in sorted(split.stage_s.items(), key=lambda kv: -kv[1])))
     ray.shutdown()
 
     if args.nodes:
@@ -95,6 +98,7 @@ def main() -> None:
 
         print("\n2. scaling with nodes (300 items; head has no CPUs; 1-CPU worker nodes)")
         rates = {}
+        node_cfg = cfg.merged({"resources": {"decode_num_cpus": 1.0}})
         for n_nodes in (1, 2):
             cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
             for _ in range(n_nodes):
@@ -102,8 +106,8 @@ def main() -> None:
             cluster.wait_for_nodes()
             ray.init(address=cluster.address, logging_level="WARNING")
             try:
-                timed_scan(manifests[100] if 100 in manifests else manifests[300], work / "warm_nodes", cfg, args.detectors)
-                wall, _, result = timed_scan(manifests[300], work / f"nodes_{n_nodes}", cfg, args.detectors)
+                timed_scan(manifests[300], work / "warm_nodes", node_cfg, args.detectors)
+                wall, _, result = timed_scan(manifests[300], work / f"nodes_{n_nodes}", node_cfg, args.detectors)
                 assert result.counts.get("ok") == 300, result.counts
                 rates[n_nodes] = 300 / wall
                 print(f"  {n_nodes} worker node(s): {wall:6.1f} s, {rates[n_nodes]:5.1f} items/s")

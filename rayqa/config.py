@@ -56,6 +56,8 @@ class ResourceConfig:
     # separate tasks decode in parallel; short items share a task. Smaller spreads one long item
     # wider, larger seeks less.
     decode_task_windows: int = 32
+    # Items probed and planned per task (fewer when the catalogue is small next to the cluster).
+    plan_items_per_block: int = 16
     # Actor pool for the cheap signal-processing detectors, which share one actor. A request
     # different from decode_num_cpus keeps decoding in tasks (Ray Data fuses equal ones into the
     # actor, which then decodes one batch at a time).
@@ -182,9 +184,10 @@ class ScanConfig:
             raise ConfigError(f"decode.video_backend must be 'pyav' or 'decord', not {self.decode.video_backend!r}")
         if self.resources.dsp_pool not in ("actor", "decode"):
             raise ConfigError(f"resources.dsp_pool must be 'actor' or 'decode', not {self.resources.dsp_pool!r}")
-        if self.decode.window_s <= 0 or self.resources.decode_batch_windows < 1 or self.resources.decode_task_windows < 1:
-            raise ConfigError("decode.window_s, resources.decode_batch_windows and resources.decode_task_windows "
-                              "must be positive")
+        if self.decode.window_s <= 0 or self.resources.decode_batch_windows < 1 or self.resources.decode_task_windows < 1 \
+                or self.resources.plan_items_per_block < 1:
+            raise ConfigError("decode.window_s, resources.decode_batch_windows, resources.decode_task_windows and "
+                              "resources.plan_items_per_block must be positive")
         r = self.resources
         if r.detector_pool_min < 1 or (r.detector_pool_max and r.detector_pool_max < r.detector_pool_min):
             raise ConfigError("resources.detector_pool_min must be >= 1 and <= detector_pool_max (0 = auto)")

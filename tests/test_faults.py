@@ -80,6 +80,7 @@ def test_driver_killed_between_findings_and_summaries_resumes_exactly_once(catal
     items = _check_complete(out, manifest, truth)
     run = json.loads((out / "run.json").read_text())
     assert run["items"]["skipped_done"] == 2 and run["items"]["scanned_this_run"] == 8
+    assert run["stage_wall_seconds"]["decode"] > 0  # where the time went, from Ray Data's stats
     assert items["run_id"].nunique() == 2
 
 
