@@ -13,6 +13,9 @@ import threading
 from pathlib import Path
 
 
+_AGENTS = (b"ray::DashboardAgent", b"ray::RuntimeEnvAgent")  # per-node agents, not workers
+
+
 def _rss(pid: str) -> int:
     return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
@@ -37,14 +40,15 @@ class PeakMemory:
         for pid in filter(str.isdigit, os.listdir("/proc")):
             try:
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
-                if b"ray::" in cmd or b"default_worker.py" in cmd:
+                exe = cmd.split(b"\0")[0]
+                if exe.endswith(b"/raylet"):  # its arguments name default_worker.py: test it first
+                    raylet += _rss(pid)
+                elif (exe.startswith(b"ray::") and exe not in _AGENTS) or b"default_worker.py" in cmd:
                     rss = _rss(pid)
                     total += rss
                     if rss > self.worker:
                         self.worker = rss
-                        self.worker_name = cmd.split(b"\0")[0].decode(errors="replace")[:120]
-                elif b"/raylet" in cmd.split(b"\0")[0]:
-                    raylet += _rss(pid)
+                        self.worker_name = exe.decode(errors="replace")[:120]
             except (OSError, ValueError, IndexError):
                 continue  # the process ended between listing and reading
         self.workers_total = max(self.workers_total, total)

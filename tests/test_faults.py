@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, write_manifest
+from rayqa.config import ScanConfig
 from rayqa.memwatch import PeakMemory
 from rayqa.pipeline import run_scan
 from rayqa.synth import ClipSpec, concat_copies, write_clip
@@ -153,7 +154,9 @@ def test_node_and_actor_loss_mid_scan_loses_and_duplicates_nothing(catalogue, tm
 
 def test_two_hour_item_scans_in_bounded_memory(ray_local, tmp_path):
     """A generated 2-hour item (one encoded minute repeated by stream copy, a black stretch in the
-    last minute) scans with every Ray worker under 2 GB, and the driver barely grows."""
+    last minute) scans with every Ray worker under 2 GB, the object store (the raylet's resident
+    pages) bounded, and the driver barely growing. The signal-processing detectors run in their
+    own actor pool here, so every decoded window crosses the object store."""
     spec = dict(duration_s=60, fps=5, width=160, height=90, sample_rate=16000)
     minute = write_clip(tmp_path / "minute.mp4", ClipSpec(**spec))
     last = write_clip(tmp_path / "last.mp4", ClipSpec(**spec, black=[(30.0, 35.0)]))
@@ -162,7 +165,8 @@ def test_two_hour_item_scans_in_bounded_memory(ray_local, tmp_path):
     before = PeakMemory()
     before.sample()
     with PeakMemory() as mem:
-        result = run_scan(manifest, tmp_path / "out", detectors="black_frames,video_freeze,audio_silence,decode_error")
+        result = run_scan(manifest, tmp_path / "out", detectors="black_frames,video_freeze,audio_silence,decode_error",
+                          config=ScanConfig().merged({"resources": {"dsp_pool": "actor"}}))
     assert result.counts == {"ok": 1}
     items = pd.read_parquet(tmp_path / "out" / "items")
     assert items["duration_s"].iloc[0] == pytest.approx(7200, abs=1)
@@ -171,4 +175,5 @@ def test_two_hour_item_scans_in_bounded_memory(ray_local, tmp_path):
     # the copied minutes are not mistaken for defects.
     assert list(zip(findings["defect"], findings["start_s"].round())) == [("black_frames", 7170)]
     assert 0 < mem.worker < 2 * 2**30, (mem.worker, mem.worker_name)
+    assert 0 < mem.raylet < 1.5 * 2**30  # 900 windows streamed through, not held
     assert mem.driver - before.driver < 300 * 2**20
