@@ -31,10 +31,9 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rayqa.config import ScanConfig  # noqa: E402
-from rayqa.detectors import REGISTRY, build  # noqa: E402
+from rayqa.detectors import build, parse_names  # noqa: E402
 from rayqa.memwatch import PeakMemory  # noqa: E402
-from rayqa.pipeline import decode_batch, ensure_ray, run_scan  # noqa: E402
-from rayqa.stages import input_specs, plan_item  # noqa: E402
+from rayqa.pipeline import build_dataset, ensure_ray, run_scan  # noqa: E402
 from rayqa.synth import ClipSpec, write_clip  # noqa: E402
 
 
@@ -60,24 +59,18 @@ def make_catalogue(folder: Path, minutes: float, items: int) -> tuple[Path, floa
 
 
 def decode_only(manifest: Path, cfg: ScanConfig) -> float:
-    """(a): the scan's own plan and decode stages, detectors off; returns wall seconds."""
-    import ray
-
+    """(a): the scan's own plan and decode stages for the detectors (b) runs, detectors off;
+    returns wall seconds."""
     from rayqa.manifest import read_manifest
 
-    dets = build(list(REGISTRY))
-    video_specs, audio_specs = input_specs(dets)
-    items = read_manifest(manifest)[["item_id", "uri"]].to_dict("records")
-    r = cfg.resources
-    ray.data.DataContext.get_current().op_resource_reservation_enabled = r.ray_data_reservation
+    dets = build(parse_names(None))
+    todo = read_manifest(manifest)
     started = time.perf_counter()
-    ds = ray.data.from_items(items, override_num_blocks=len(items))
-    ds = ds.flat_map(plan_item, fn_kwargs={"window_s": cfg.decode.window_s,
-                                           "max_windows": cfg.decode.max_windows_per_item}, num_cpus=r.decode_num_cpus)
-    ds = ds.map_batches(decode_batch, fn_kwargs={"video_specs": video_specs, "audio_specs": audio_specs,
-                                                 "backend": cfg.decode.video_backend},
-                        batch_size=r.decode_batch_windows, batch_format="pandas", num_cpus=r.decode_num_cpus)
-    ds = ds.map_batches(lambda b: b.drop(columns=["media"]), batch_format="pandas", num_cpus=r.decode_num_cpus)
+    ds = build_dataset(todo, cfg, dets, [], {}, False, run_detectors=False)
+    # Same resources and retry bound as the decode stage, so Ray Data fuses the two (the windows are
+    # dropped where they were decoded, as the scan's in-decode detectors do).
+    ds = ds.map_batches(lambda b: b.drop(columns=["media"]), batch_format="pandas",
+                        num_cpus=cfg.resources.decode_num_cpus, max_retries=cfg.resources.max_task_retries)
     n = sum(len(b) for b in ds.iter_batches(batch_size=None, batch_format="pandas"))
     assert n > 0
     return time.perf_counter() - started

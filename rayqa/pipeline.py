@@ -378,13 +378,16 @@ def scan_passes(todo: pd.DataFrame, cfg: ScanConfig, collector: Collector, expec
 
 
 def build_dataset(todo: pd.DataFrame, cfg: ScanConfig, dsp_dets: list[Detector], model_dets: list[Detector],
-                  resolved: dict, use_gpu: bool, resources: dict | None = None, isolated: bool = False):
+                  resolved: dict, use_gpu: bool, resources: dict | None = None, isolated: bool = False,
+                  run_detectors: bool = True):
     """The Ray Data plan. Reads top to bottom; every number comes from ``cfg``.
 
     Every task and actor call is retried at most ``resources.max_task_retries`` times (Ray Data
     would retry forever); a block that still fails is skipped rather than failing the scan, and its
     items are the ones :func:`scan_passes` scans again. ``isolated``: one item per block and one
-    window per batch, so a failure takes no other item's windows with it.
+    window per batch, so a failure takes no other item's windows with it. ``run_detectors=False``
+    plans and decodes exactly what the detectors need but runs none of them (the benchmarks'
+    decode-only baseline; rows keep their decoded windows).
     """
     import ray
 
@@ -394,7 +397,7 @@ def build_dataset(todo: pd.DataFrame, cfg: ScanConfig, dsp_dets: list[Detector],
     ctx.max_errored_blocks = -1
     resources = resources or ray.cluster_resources()
     pools = cfg.plan_pools([d.name for d in dsp_dets], [d.name for d in model_dets], resources.get("CPU", 0),
-                           resources.get("GPU", 0), use_gpu)
+                           resources.get("GPU", 0), use_gpu) if run_detectors else []
     task_retries = {"max_retries": r.max_task_retries}
     actor_retries = {"max_restarts": -1, "max_task_retries": r.max_task_retries}
     # Ray 2.60 takes retry bounds only through **ray_remote_args, which it warns will go in 2.64.
@@ -414,7 +417,7 @@ def build_dataset(todo: pd.DataFrame, cfg: ScanConfig, dsp_dets: list[Detector],
     # item's windows are decoded by several tasks at once, on any node.
     decode_batch_windows = 1 if isolated else r.decode_batch_windows
     ds = ds.repartition(target_num_rows_per_block=1 if isolated else r.decode_task_windows)
-    dsp_in_decode = bool(dsp_dets) and r.dsp_pool == "decode"
+    dsp_in_decode = run_detectors and bool(dsp_dets) and r.dsp_pool == "decode"
     dsp = {"names": [d.name for d in dsp_dets], "overrides": cfg.detectors, "drop_media": not model_dets}
     ds = ds.map_batches(decode_batch, fn_kwargs={"video_specs": video_specs, "audio_specs": audio_specs,
                                                  "backend": cfg.decode.video_backend,
