@@ -27,16 +27,22 @@ def score_mouth(frame_times_s: np.ndarray, crops: np.ndarray, audio: np.ndarray,
     """Offset (s, positive when the sound is late) of one face track, or None when it cannot be judged.
     The mouth opens and closes with syllables, so its motion follows changes in the speech energy."""
     hop_s = 0.01
-    env = speech_envelope(audio, sample_rate, hop_s=hop_s, win_s=2.0 / fps)
+    frame_s = 1.0 / fps
+    env = speech_envelope(audio, sample_rate, hop_s=hop_s, win_s=frame_s)
     if env.size < 3 or len(crops) < 5:
         return None
-    change = np.abs(np.diff(env, prepend=env[0]))  # syllable onsets and offsets
     motion = mouth_motion(crops)
-    frame_s = 1.0 / fps
     lags_s = np.arange(-max_offset_frames, max_offset_frames + 1) * frame_s
-    # window of 2 frames ending at the frame instant: the change into the frame
-    pos = (frame_times_s[None, :] + lags_s[:, None] - frame_s - audio_start_s) / hop_s
-    idx = np.round(pos).astype(np.int64)
-    valid = (idx >= 0) & (idx < change.size)
-    sampled = np.where(valid, change[np.clip(idx, 0, change.size - 1)], np.nan)
-    return lag_curve_score(motion, sampled, valid, lags_s, frame_s, min_valid_fraction, tie_ratio)
+
+    def at(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Voice-band log energy of the frame-long audio window centred on ``t``."""
+        i = np.round((t - frame_s / 2 - audio_start_s) / hop_s).astype(np.int64)
+        ok = (i >= 0) & (i < env.size)
+        return np.where(ok, env[np.clip(i, 0, env.size - 1)], np.nan), ok
+
+    # The mouth's change from frame k-1 to k against the sound's change over the same interval.
+    now, ok_now = at(frame_times_s[None, :] + lags_s[:, None])
+    before, ok_before = at(frame_times_s[None, :] - frame_s + lags_s[:, None])
+    valid = ok_now & ok_before
+    change = np.abs(now - before)
+    return lag_curve_score(motion, change, valid, lags_s, frame_s, min_valid_fraction, tie_ratio)
