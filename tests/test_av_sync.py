@@ -283,3 +283,24 @@ def test_a_model_folder_with_syncnet_switches_the_face_scorer(tmp_path):
     (folder / "syncnet_v2.model").write_bytes(b"broken")
     with pytest.raises(RegistryError, match="cannot be loaded"):
         AvSync().load(folder)
+
+
+def test_models_register_checks_the_folder_loads(tmp_path):
+    import shutil
+
+    import torch
+
+    from rayqa.avsync.syncnet import build_syncnet
+    from rayqa.cli import main
+    from rayqa.registry import ModelRegistry
+
+    folder = tmp_path / "with_syncnet"
+    shutil.copytree(MODEL_DIR, folder)
+    torch.save(build_syncnet().state_dict(), folder / "syncnet_v2.model")
+    before = {r["version"] for r in ModelRegistry().list() if r["name"] == "rayqa-av_sync"}
+    assert main(["models", "register", "av_sync", str(folder)]) == 0  # not promoted: other tests keep v1
+    after = {r["version"] for r in ModelRegistry().list() if r["name"] == "rayqa-av_sync"}
+    assert len(after - before) == 1
+    (folder / "syncnet_v2.model").write_bytes(b"\x00" * 64)
+    assert main(["models", "register", "av_sync", str(folder)]) == 2
+    assert main(["models", "register", "black_frames", str(folder)]) == 2
