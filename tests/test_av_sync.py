@@ -297,6 +297,9 @@ def test_models_register_checks_the_folder_loads(tmp_path):
     folder = tmp_path / "with_syncnet"
     shutil.copytree(MODEL_DIR, folder)
     torch.save(build_syncnet().state_dict(), folder / "syncnet_v2.model")
+    d = AvSync()
+    d.load(folder)  # syncnet_v2.model beside the shipped model.json is picked up by its name
+    assert d.scorer == "syncnet"
     before = {r["version"] for r in ModelRegistry().list() if r["name"] == "rayqa-av_sync"}
     assert main(["models", "register", "av_sync", str(folder)]) == 0  # not promoted: other tests keep v1
     after = {r["version"] for r in ModelRegistry().list() if r["name"] == "rayqa-av_sync"}

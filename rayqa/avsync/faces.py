@@ -85,7 +85,7 @@ def find_tracks(frames: np.ndarray, every: int = 2, min_size_px: int = 24, min_f
     """Detect faces in every ``every``-th frame of one shot and link them into tracks."""
     from rayqa.avsync.signal import to_gray
 
-    gray = to_gray(frames).astype(np.uint8)
+    gray = np.clip(to_gray(frames), 0, 255).astype(np.uint8)
     dets = {k: b for k in range(0, len(gray), max(1, every)) if len(b := detect_faces(gray[k], min_size_px))}
     return track_faces(dets, len(gray), max_gap=2 * max(1, every), min_frames=min_frames)
 

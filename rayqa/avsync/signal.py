@@ -15,9 +15,8 @@ def to_gray(frames: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarr
 
     f = np.asarray(frames)
     if f.ndim == 4:
-        f = (f[..., 0] * 0.299 + f[..., 1] * 0.587 + f[..., 2] * 0.114).astype(np.float32)
-    else:
-        f = f.astype(np.float32)
+        f = np.stack([cv2.cvtColor(x, cv2.COLOR_RGB2GRAY) for x in f]) if len(f) else f[..., 0]
+    f = f.astype(np.float32)
     if size is None or len(f) == 0 or (f.shape[2], f.shape[1]) == tuple(size):
         return f
     return np.stack([cv2.resize(x, tuple(size), interpolation=cv2.INTER_AREA) for x in f])

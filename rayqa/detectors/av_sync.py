@@ -64,7 +64,7 @@ class AvSync(Detector):
         "max_sound_late_ms": 125.0,
         "shots": "auto",  # "auto" (TransNetV2 on GPU, histogram on CPU), "transnetv2", "histogram"
         "shot_threshold": None,  # None: 0.5 for TransNetV2, 0.35 for the histogram distance
-        "face_every": 2,  # run the face detector on every n-th frame
+        "face_every": 3,  # run the face detector on every n-th frame (tracks fill the gaps)
         "min_face_px": 24,  # smallest face side, pixels at 320x180
         "min_track_s": 1.0,  # shorter face tracks are ignored
         "min_speech_s": 0.5,  # a face track needs this much speech (silero-vad) under it
@@ -113,7 +113,7 @@ class AvSync(Detector):
         meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
         if meta.get("detector", "av_sync") != "av_sync":
             raise RegistryError(f"{self.model_name} version {self.model_version} is a {meta.get('detector')} model")
-        weights = folder / meta.get("syncnet_weights", SYNCNET_FILE)
+        weights = folder / (meta.get("syncnet_weights") or SYNCNET_FILE)
         if weights.is_file():
             try:
                 self.syncnet = load_syncnet(weights, self.device)
