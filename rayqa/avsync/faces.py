@@ -87,7 +87,8 @@ def find_tracks(frames: np.ndarray, every: int = 2, min_size_px: int = 24, min_f
 
     gray = np.clip(to_gray(frames), 0, 255).astype(np.uint8)
     dets = {k: b for k in range(0, len(gray), max(1, every)) if len(b := detect_faces(gray[k], min_size_px))}
-    return track_faces(dets, len(gray), max_gap=2 * max(1, every), min_frames=min_frames)
+    # Haar misses a small face now and then: a track survives about half a second without a detection.
+    return track_faces(dets, len(gray), max_gap=max(6, 4 * max(1, every)), min_frames=min_frames)
 
 
 def _crop(img: np.ndarray, x0: float, y0: float, x1: float, y1: float, size: tuple[int, int]) -> np.ndarray:

@@ -35,7 +35,9 @@ def speech_spans(audio_16k: np.ndarray, min_speech_s: float = 0.25) -> list[tupl
 
 
 def speech_envelope(audio: np.ndarray, sample_rate: int, hop_s: float = 0.01, win_s: float = 0.04) -> np.ndarray:
-    """Log energy in the voice band (300-3000 Hz), one value per ``hop_s`` for the window starting there."""
+    """Amplitude (root of the energy) in the voice band (300-3000 Hz), one value per ``hop_s`` for the
+    window starting there. Amplitude, not log energy: the mouth opens with loudness, and on a log
+    scale the flicker of near-silence would weigh as much as a syllable."""
     x = np.asarray(audio, np.float32).reshape(-1)
     hop, win = int(round(hop_s * sample_rate)), int(round(win_s * sample_rate))
     if x.size < win:
@@ -45,4 +47,4 @@ def speech_envelope(audio: np.ndarray, sample_rate: int, hop_s: float = 0.01, wi
     spec = np.abs(np.fft.rfft(x[idx] * np.hanning(win)[None, :], axis=1)) ** 2
     f = np.fft.rfftfreq(win, 1.0 / sample_rate)
     band = spec[:, (f >= 300) & (f <= 3000)].sum(axis=1)
-    return np.log(band + 1e-8)
+    return np.sqrt(band)

@@ -196,7 +196,9 @@ class AvSync(Detector):
         max_s = int(p["max_offset_frames"]) / fps
         candidates = []  # (scorer, offset_ms, strength z, score in [0, 1], conclusive, evidence)
         face_info = self.score_faces(times_s, frames, audio, audio_start_s, sample_rate)
-        details.update(face_tracks=face_info["tracks"], speech_s=face_info["speech_s"])
+        details.update(face_tracks=face_info["tracks"], speech_s=face_info["speech_s"],
+                       face_scores=[{"scorer": c[0], "offset_ms": round(c[1], 1), "judged": c[4], **c[5]}
+                                    for c in face_info["candidates"]])
         candidates.extend(face_info["candidates"])
         from rayqa.avsync.events import score_events
 
