@@ -93,6 +93,8 @@ class AvSync(Detector):
         if not 1 <= int(p["max_offset_frames"]) <= 50:
             raise ValueError("av_sync: max_offset_frames must be in 1..50")
         self.segment_s = float(p["fragment_s"])
+        # The registry version is known once resolved (scan, service) or loaded.
+        self.model_name, self.model_version = f"rayqa-{self.name}", "champion"
         self.syncnet = None
         self.scorer = "builtin"
         self.device = "cpu"
