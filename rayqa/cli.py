@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     msub.add_parser("list", help="registered rayqa models, versions and aliases")
     b = msub.add_parser("bootstrap", help="register the shipped weights in models/ into an empty registry")
     b.add_argument("--models-dir", default=None)
+    rg = msub.add_parser("register", help="register a model folder (model.json + weights) as a new version of "
+                                          "rayqa-DETECTOR, after checking that it loads")
+    rg.add_argument("detector")
+    rg.add_argument("folder")
+    rg.add_argument("--promote", action="store_true", help="make the new version @champion")
     pr = msub.add_parser("promote", help="point NAME@champion at VERSION")
     pr.add_argument("name", help="rayqa-<detector> or <detector>")
     pr.add_argument("version")
@@ -229,8 +234,35 @@ def cmd_models(args) -> int:
             alias = f" @{','.join(r['aliases'])}" if r["aliases"] else ""
             print(f"{r['name']} v{r['version']}{alias}  {r['source']}")
         return EXIT_OK
+    if args.models_command == "register":
+        return _register_folder(reg, args.detector, Path(args.folder), args.promote)
     reg.promote(args.name, args.version)
     print(f"{args.name if args.name.startswith('rayqa-') else 'rayqa-' + args.name}@champion → version {args.version}")
+    return EXIT_OK
+
+
+def _register_folder(reg, detector: str, folder: Path, promote: bool) -> int:
+    """A user's model folder (e.g. av_sync with the original syncnet_v2.model) into the registry:
+    refused unless the detector loads it."""
+    from rayqa.detectors import REGISTRY, UnknownDetector
+    from rayqa.registry import RegistryError
+
+    if detector not in REGISTRY or REGISTRY[detector].pool != "model":
+        raise UnknownDetector(f"{detector} is not a detector with a model; ones with: "
+                              f"{', '.join(n for n, c in REGISTRY.items() if c.pool == 'model')}")
+    if not (folder / "model.json").is_file():
+        raise FileNotFoundError(f"not found: {folder / 'model.json'} (a model folder holds model.json and its weights)")
+    det = REGISTRY[detector]()
+    try:
+        det.verify(folder)
+    except RegistryError:
+        raise
+    except Exception as e:
+        raise RegistryError(f"{folder} does not load as a {detector} model: {type(e).__name__}: {e}") from e
+    version = reg.register(detector, folder, tags={"rayqa.source": "user"}, alias=None)
+    if promote:
+        reg.promote(detector, version)
+    print(f"registered rayqa-{detector} version {version}{' as @champion' if promote else ''}")
     return EXIT_OK
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from rayqa.detectors.audio_artifacts import AudioArtifacts
 from rayqa.detectors.audio_silence import AudioSilence
+from rayqa.detectors.av_sync import AvSync
 from rayqa.detectors.base import Detector
 from rayqa.detectors.block_corruption import BlockCorruption
 from rayqa.detectors.black_frames import BlackFrames
@@ -18,7 +19,8 @@ from rayqa.detectors.duration_mismatch import DurationMismatch
 from rayqa.detectors.video_freeze import VideoFreeze
 
 REGISTRY: dict[str, type[Detector]] = {
-    cls.name: cls for cls in (BlackFrames, VideoFreeze, AudioSilence, DecodeError, DurationMismatch, BlockCorruption, AudioArtifacts)
+    cls.name: cls for cls in (BlackFrames, VideoFreeze, AudioSilence, DecodeError, DurationMismatch, BlockCorruption, AudioArtifacts,
+                AvSync)
 }
 
 
