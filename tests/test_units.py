@@ -108,6 +108,11 @@ def test_config_fits_two_cpus_and_refuses_what_cannot_run(tmp_path):
         greedy.plan_pools(["black_frames"], ["block_corruption"], 2, 0, use_gpu=False)
     # Inside the decode tasks the dsp detectors reserve nothing of their own.
     greedy.merged({"resources": {"dsp_pool": "decode"}}).plan_pools(["black_frames"], ["block_corruption"], 2, 0, False)
+    (tmp_path / "c.toml").write_text("[decode]\nwindow_s = 4\n[detectors.black_frames]\npixel_threshold = 0.2\n")
+    loaded = ScanConfig.load(tmp_path / "c.toml")
+    assert loaded.decode.window_s == 4.0 and loaded.detectors["black_frames"]["pixel_threshold"] == 0.2
+    with pytest.raises(ConfigError, match="expected float"):
+        cfg.merged({"decode": {"window_s": "long"}})
 
 
 def test_pools_scale_with_the_cluster_and_take_per_detector_overrides(tmp_path):
@@ -135,11 +140,6 @@ def _toml(folder, text):
     path = folder / "pools.toml"
     path.write_text(text)
     return path
-    (tmp_path / "c.toml").write_text("[decode]\nwindow_s = 4\n[detectors.black_frames]\npixel_threshold = 0.2\n")
-    loaded = ScanConfig.load(tmp_path / "c.toml")
-    assert loaded.decode.window_s == 4.0 and loaded.detectors["black_frames"]["pixel_threshold"] == 0.2
-    with pytest.raises(ConfigError, match="expected float"):
-        cfg.merged({"decode": {"window_s": "long"}})
 
 
 def test_contiguous_groups():
