@@ -72,14 +72,18 @@ def git_commit() -> str | None:
         return None
 
 
+def _by_detector(hits: list[tuple[str, "Hit"]]) -> dict[str, list["Hit"]]:
+    by_det: dict[str, list] = defaultdict(list)
+    for name, hit in hits:
+        by_det[name].append(hit)
+    return by_det
+
+
 def finding_rows(run_id: str, item_id: str, detectors: dict[str, Detector], hits: list[tuple[str, "Hit"]]) -> list[dict]:
     """An item's hits, merged per detector into events, as rows of the findings schema (the scan's
     Parquet and the service's JSON alike), in time order."""
-    by_det = defaultdict(list)
-    for name, hit in hits:
-        by_det[name].append(hit)
     rows = []
-    for name, det_hits in by_det.items():
+    for name, det_hits in _by_detector(hits).items():
         det = detectors[name]
         for ev in det.merge(det_hits):
             rows.append({
@@ -94,9 +98,7 @@ def finding_rows(run_id: str, item_id: str, detectors: dict[str, Detector], hits
 
 def item_columns(detectors: dict[str, Detector], hits: list[tuple[str, "Hit"]]) -> dict:
     """Summary columns the detectors decide from an item's hits (:meth:`Detector.summarise`)."""
-    by_det = defaultdict(list)
-    for name, hit in hits:
-        by_det[name].append(hit)
+    by_det = _by_detector(hits)
     cols: dict = {}
     for name, det in detectors.items():
         cols.update(det.summarise(by_det.get(name, [])))

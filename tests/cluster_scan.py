@@ -48,14 +48,17 @@ def main(manifest: str, output: str, config: str, report: str) -> None:
         if pids:
             os.kill(pids[0], signal.SIGKILL)
             events.append(f"killed detector actor pid {pids[0]}")
+        done_before = len(list(items.glob("part-*.parquet")))
         cluster.remove_node(workers[0], allow_graceful=False)
-        events.append(f"removed worker node {workers[0].node_id}")
+        events.append(f"removed worker node {workers[0].node_id} after {done_before} commits")
 
     killer = threading.Thread(target=chaos, daemon=True)
     killer.start()
     result = run_scan(manifest, output, config=ScanConfig.load(config))
     killer.join(timeout=1)
-    nodes = [n for n in ray.nodes() if n["Alive"]]
+    deadline = time.monotonic() + 60  # the GCS marks a killed node dead after its health checks fail
+    while len(nodes := [n for n in ray.nodes() if n["Alive"]]) > 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
     Path(report).write_text(json.dumps({"counts": result.counts, "events": events, "alive_nodes": len(nodes)}))
     ray.shutdown()
     cluster.shutdown()

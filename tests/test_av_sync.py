@@ -157,15 +157,29 @@ def test_fragment_length_must_divide_the_window(tmp_path):
         AvSync(fragment_s=0)
 
 
-def test_transnetv2_finds_a_hard_cut():
-    from rayqa.avsync.shots import shot_starts
+_TRANSNET_CHECK = """
+import numpy as np
+from rayqa.avsync.shots import shot_starts
+from rayqa.simulate.avtied import tied_scene, untied_scene
+fa, _, _ = tied_scene("impact", 2.4, 25, 320, 180, 48000, 1, np.random.default_rng(1))
+fb, _, _ = untied_scene("landscape_music", 2.4, 25, 320, 180, 48000, 1, np.random.default_rng(2))
+frames = np.concatenate([fa[:40], fb[:40]])
+assert shot_starts(frames, "transnetv2") == [40], shot_starts(frames, "transnetv2")
+assert shot_starts(frames, "histogram") == [40]
+assert shot_starts(fa, "transnetv2") == [] and shot_starts(fa, "histogram") == []
+print("cuts ok")
+"""
 
-    fa, _, _ = tied_scene("impact", 2.4, 25, 320, 180, 48000, 1, np.random.default_rng(1))
-    fb, _, _ = untied_scene("landscape_music", 2.4, 25, 320, 180, 48000, 1, np.random.default_rng(2))
-    frames = np.concatenate([fa[:40], fb[:40]])
-    assert shot_starts(frames, "transnetv2") == [40]
-    assert shot_starts(frames, "histogram") == [40]
-    assert shot_starts(fa, "transnetv2") == [] and shot_starts(fa, "histogram") == []
+
+def test_transnetv2_finds_a_hard_cut():
+    """In a process of its own, as in a detector actor: in this test process, after another test
+    has encoded and decoded video in-process, TransNetV2's forward pass on CPU has segfaulted
+    (native-library state shared with the media libraries; not seen in actors, see the notes)."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-c", _TRANSNET_CHECK], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0 and "cuts ok" in res.stdout, res.stderr[-3000:]
 
 
 # -- item verdict and findings ---------------------------------------------------------------------
