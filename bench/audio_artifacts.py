@@ -8,12 +8,14 @@ noise beds and tones that training never saw; rayqa/simulate/SOURCES.md), built 
 data but with its own seed: scenes of 8 s at source rates 8-48 kHz, mono/stereo/5.1, programme
 peak -42..-1 dBFS, runs of one-second slots clean or with hum (50/60 Hz, 1-6 harmonics, -45..-20
 dBFS), hiss (white/pink, 5-30 dB SNR), clicks (1-30 per second) or distortion (soft/hard/bit-crush,
-gain 2-16), AAC round trip, the scan's decoder at 32 kHz mono. Each one-second slot is one
-labelled segment.
+gain 2-16), AAC round trip, the scan's decoder at 32 kHz mono (``simulate_scene`` of the training
+command, on the held-out split, without its EQ and silent slots). Each one-second slot is one
+labelled segment; a slot of a clicks run that holds no click is left out.
 
 Printed:
   * balanced accuracy and the confusion matrix over those segments (argmax decision, and the
-    detector's decision: a defect only when its probability is >= the threshold);
+    detector's decision: a defect only when its probability is >= the threshold), over the
+    issue's ranges (distortion = overdrive: soft/hard clipping) and with bit-crush included;
   * per-class recall by defect level (hum level, hiss SNR, click rate, distortion gain and kind),
     and the clean segments' false-positive rate by programme kind and level;
   * false alarms per hour of clean audio: wholly clean held-out programmes cut into the scan's
@@ -39,41 +41,25 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from rayqa.train.audio_artifacts import (  # noqa: E402
-    CHANNELS, CHANNELS_P, CLASSES, KINDS, KINDS_P, SOURCE_RATES, SOURCE_RATE_P, aac_roundtrip, balanced_accuracy,
-    confusion, draw_params, inject, plan_slots)
+from rayqa.train.audio_artifacts import CLASSES, balanced_accuracy, confusion, simulate_scene  # noqa: E402
 
 SR = 32000
 PRIME_VIDEO_BALANCED_ACCURACY = 0.986  # on Prime Video's own simulated set, not this one
 
 
 def heldout_scene(seed: int, index: int, n_slots: int, clean_only: bool) -> dict:
-    """One held-out scene: decoded mono at 32 kHz and, per one-second slot, its class and parameters."""
-    from rayqa.simulate.labels import SimulationError
-    from rayqa.simulate.pristine import audio_scene
-
-    rng = np.random.default_rng([seed, index, 7])
-    kind = KINDS[int(rng.choice(len(KINDS), p=KINDS_P))]
-    sr = int(SOURCE_RATES[int(rng.choice(len(SOURCE_RATES), p=SOURCE_RATE_P))])
-    channels = int(CHANNELS[int(rng.choice(len(CHANNELS), p=CHANNELS_P))])
-    level = float(rng.uniform(-42.0, -1.0))
-    audio = audio_scene(kind, float(n_slots), sr, channels, rng, level_dbfs=level, split="heldout")
-    slots = [{"cls": "no_defect", "params": {}} for _ in range(n_slots)]
-    if not clean_only:
-        for cls, a, b in plan_slots(n_slots, rng, 0.3):
-            if cls == "no_defect":
-                continue
-            params = draw_params(cls, rng, sr)
-            try:
-                audio = inject(audio, sr, cls, float(a), float(b), params, rng)
-            except SimulationError:
-                continue
-            for k in range(a, b):
-                slots[k] = {"cls": cls, "params": params}
-    mono = aac_roundtrip(audio, sr, SR)
-    mono = np.pad(mono, (0, max(0, n_slots * SR - len(mono))))[: n_slots * SR]
-    return {"mono": mono.astype(np.float32), "slots": slots, "kind": kind, "sample_rate": sr, "channels": channels,
-            "peak_dbfs": level}
+    """One held-out scene (the training simulator on the *heldout* sources, no EQ, no silent slot):
+    decoded mono at 32 kHz and, per one-second slot, its class and parameters. A slot of a clicks
+    run that holds no click (at 1 click/s a Poisson count is 0 a third of the time) is not scored."""
+    cfg = {"scene_s": n_slots, "clean_share": 1.0 if clean_only else 0.3, "silence_share": 0.0, "eq_share": 0.0,
+           "level_range_dbfs": (-42.0, -1.0)}
+    r = simulate_scene(seed + 7919, index, cfg, split="heldout")
+    info = r["info"]
+    clicks_in = np.bincount(np.floor(r["clicks"]).astype(int), minlength=n_slots)
+    slots = [{"cls": "unscored" if cls == "clicks" and clicks_in[k] == 0 else cls, "params": params or {}}
+             for k, (cls, params) in enumerate(zip(info["slots"], info["slot_params"]))]
+    return {"mono": r["wave"], "slots": slots, "kind": info["kind"], "sample_rate": info["sample_rate"],
+            "channels": info["channels"], "peak_dbfs": info["peak_dbfs"]}
 
 
 def simulate(seed: int, count: int, n_slots: int, clean_only: bool, workers: int) -> list[dict]:
@@ -145,7 +131,14 @@ def main() -> int:
     rows = [{"cls": sl["cls"], "params": sl["params"], "kind": s["kind"], "sample_rate": s["sample_rate"],
              "channels": s["channels"], "peak_dbfs": s["peak_dbfs"]} for s in scenes for sl in s["slots"]]
     df = pd.DataFrame(rows)
+    scored = (df["cls"] != "unscored").to_numpy()
+    print(f"{int((~scored).sum())} slots of click runs hold no click: not scored", flush=True)
+    segs, df = segs[scored], df[scored].reset_index(drop=True)
     y = df["cls"].map(CLASSES.index).to_numpy()
+    # The issue's ranges define distortion as overdrive (soft and hard clipping, gain 2-16);
+    # bit-crushing (quantisation to 10..4 bits) is a harder defect the simulator adds: reported
+    # on its own line so the headline compares with the issue's definition.
+    bitcrush = np.array([c == "distortion" and p.get("kind") == "bitcrush" for c, p in zip(df["cls"], df["params"])])
 
     t = time.perf_counter()
     probs = net_mod.classify(net, segs, "cpu", 256)
@@ -163,9 +156,10 @@ def main() -> int:
           f"hum baseline: {base_sps:.0f}")
 
     for name, pred in (("argmax", pred_argmax), (f"detector decision (p >= {thr:g})", pred_det)):
-        cm = confusion(y, pred)
-        print(f"\n== {name}: balanced accuracy {balanced_accuracy(cm):.4f} "
-              f"(Prime Video reports {PRIME_VIDEO_BALANCED_ACCURACY} on its own simulated set)")
+        cm = confusion(y[~bitcrush], pred[~bitcrush])
+        print(f"\n== {name}: balanced accuracy {balanced_accuracy(cm):.4f} over the issue's ranges "
+              f"(distortion = overdrive; Prime Video reports {PRIME_VIDEO_BALANCED_ACCURACY} on its own simulated set); "
+              f"{balanced_accuracy(confusion(y, pred)):.4f} with bit-crush counted as distortion")
         print(pd.DataFrame(cm, index=[f"true {c}" for c in CLASSES], columns=CLASSES).to_string())
 
     print("\n== recall by level (detector decision)")
@@ -198,18 +192,23 @@ def main() -> int:
     started = time.perf_counter()
     clean_scenes = simulate(args.seed + 1000, n_clean, 30, True, args.workers)
     det.load(args.model)
-    alarms, seconds, kinds = [], 0.0, {}
+    single = build(["audio_artifacts"], {"audio_artifacts": {"min_duration_s": 0.0}})[0]  # one segment is enough
+    alarms, seconds, kinds, single_alarms = [], 0.0, {}, 0
     for i, s in enumerate(clean_scenes):
         info = ItemInfo(duration_s=30.0, has_video=False, has_audio=True)
         wins = [(Window(f"clean{i}", t0, t0 + 8.0, audio={det.audio.key: AudioSamples(
             t0, SR, s["mono"][None, int(t0 * SR):int(min(30.0, t0 + 8.0) * SR)])}), info) for t0 in (0.0, 8.0, 16.0, 24.0)]
-        events = det.merge([h for hits in det(wins) for h in hits])
+        hits = [h for hits in det(wins) for h in hits]
+        events = det.merge(hits)
         alarms.extend((s["kind"], e.defect) for e in events)
+        single_alarms += len(single.merge(hits))
         seconds += 30.0
         kinds[s["kind"]] = kinds.get(s["kind"], 0) + 30.0
     hours = seconds / 3600
     print(f"\n== false alarms on clean held-out programme: {len(alarms)} findings in {seconds / 60:.0f} min "
-          f"= {len(alarms) / hours:.1f} per hour ({time.perf_counter() - started:.0f} s)")
+          f"= {len(alarms) / hours:.1f} per hour ({time.perf_counter() - started:.0f} s); "
+          f"at min_duration_s = {det.params['min_duration_s']:g}; {single_alarms / hours:.1f} per hour if one "
+          f"flagged segment were enough (min_duration_s = 0)")
     if alarms:
         a = pd.DataFrame(alarms, columns=["kind", "defect"])
         per_kind = a.groupby(["kind", "defect"]).size().unstack(fill_value=0)

@@ -155,6 +155,9 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--weights", default=None,
                    help="skip training: validate, calibrate, write and register this model folder's weights "
                         "(trained earlier or elsewhere) against the same data (block_corruption)")
+    p.add_argument("--init-panns", default=None, metavar="CHECKPOINT",
+                   help="start the trunk from a published PANNs checkpoint (Cnn6/Cnn10/Cnn14_mAP=*.pth; "
+                        "trains that layout at width 1.0) instead of from scratch (audio_artifacts)")
     return p
 
 
@@ -164,6 +167,17 @@ def cmd_train(args) -> int:
 
     trainer = importlib.import_module(f"rayqa.train.{args.detector}")
     given = {k: getattr(args, k) for k in ("seed", "items", "steps", "batch") if getattr(args, k) is not None}
+    if args.init_panns:
+        if "init_panns" not in trainer.TrainConfig.__dataclass_fields__:
+            print(f"rayqa: refused: --init-panns is not supported for {args.detector}", file=sys.stderr)
+            return EXIT_REFUSED
+        from rayqa.nets.audio_artifacts import panns_layout_of
+
+        try:
+            given.update(init_panns=args.init_panns, width=1.0, arch=panns_layout_of(args.init_panns))
+        except Exception as e:  # ModelLoadError and unreadable files: say why
+            print(f"rayqa: refused: --init-panns: {e}", file=sys.stderr)
+            return EXIT_REFUSED
     cfg = trainer.TrainConfig(**given)
     try:
         cfg.check()

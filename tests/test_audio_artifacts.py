@@ -117,6 +117,93 @@ def test_front_end_is_the_network_s_own_and_follows_its_device():
     assert float(net.logmel(torch.zeros(1, 32000)).max()) == pytest.approx(net_mod.AMIN_DB)
 
 
+def test_auxiliary_features_see_mains_hum_and_stay_finite_on_silence():
+    aux = net_mod.AuxFeatures()
+    rng = np.random.default_rng(3)
+    t = np.arange(32000) / 32000
+    noise = 0.05 * rng.standard_normal(32000)
+    hum = noise + 0.005 * sum(np.sin(2 * np.pi * 60 * k * t) / k for k in (1, 2, 3))  # ~25 dB under the noise
+    x = torch.from_numpy(np.stack([noise, hum, np.zeros(32000)]).astype(np.float32))
+    with torch.inference_mode():
+        f = aux(x, net_mod.LogMel()(x))
+    assert f.shape == (3, aux.dim) and torch.isfinite(f).all()
+    h = net_mod.MAINS_HARMONICS
+    # Prominence (dB / 10) of the 60 Hz fundamental and 2nd harmonic: plain noise has none (< 10 dB),
+    # the hum stands 15+ dB (fundamental) and 10+ dB (2nd, at half the amplitude) over its
+    # neighbourhood at 1 Hz resolution; 50 Hz stays flat.
+    assert float(f[0, h:h + 2].max()) < 1.0 and float(f[1, h]) > 1.5 and float(f[1, h + 1]) > 1.0
+    assert float(f[1, 0]) < 1.0
+    assert torch.equal(f[2, :2 * h], torch.zeros(2 * h))  # digital silence: no peak over no floor
+
+
+def test_network_with_auxiliary_features_saves_and_loads_by_name(tmp_path):
+    net = net_mod.AudioArtifactNet("cnn6", 0.25, aux=True).eval()
+    assert net.name == "panns-cnn6-w0.25-aux"
+    meta = net_mod.save(net, tmp_path / "m", {"detector": "audio_artifacts"})
+    assert meta["aux_features"] is True
+    again, _ = net_mod.load(tmp_path / "m")
+    assert again.aux and again.name == net.name
+    x = torch.randn(2, 32000) * 0.1
+    with torch.inference_mode():
+        assert torch.allclose(net(x), again(x), atol=0.05)  # float16 on disk
+    with pytest.raises(ValueError, match="auxiliary features"):
+        net.forward_logmel(net.logmel(x))
+
+
+def test_training_crops_stay_inside_one_class_and_every_clicks_crop_holds_a_click():
+    from rayqa.train import audio_artifacts as T
+
+    classes = T.CLASSES
+    slots = np.array([[0, 0, 4, 4, 1, 2, 2, 3]])
+    data = {"wave": np.zeros((1, 8 * 32000), np.float32), "slots": slots,
+            "click_times": np.array([2.5]), "click_scene": np.array([0])}
+    sc, st, y = T.crops(data, np.array([0]), aligned=True)
+    assert st.tolist() == [k * 32000 for k in range(8)] and y.tolist() == slots[0].tolist()
+    sc, st, y = T.crops(data, np.array([0]), aligned=False)
+    t0 = st / 32000
+    for a, cls in zip(t0, y):
+        covered = slots[0, int(np.floor(a)):int(np.ceil(a + 1 - 1e-9))]
+        assert (covered == cls).all()
+        if classes[cls] == "clicks":
+            assert a + 0.005 < 2.5 < a + 0.995
+    assert sorted(t0[y == 0].tolist()) == [0.0, 0.125, 0.25, 0.375, 0.5, 0.625, 0.75, 0.875, 1.0]
+    # The clicks run is 2-4 s with one click at 2.5 s: only crops from 2.0 to 2.375 s hold it.
+    assert t0[y == classes.index("clicks")].tolist() == [2.0, 2.125, 2.25, 2.375]
+    assert t0[y == classes.index("hum")].tolist() == [4.0] and t0[y == classes.index("distortion")].tolist() == [7.0]
+    assert len(t0[y == classes.index("hiss")]) == 9
+    ramp = {**data, "wave": np.arange(8 * 32000, dtype=np.float32)[None]}
+    g = T.gather(ramp, sc[:3], st[:3])
+    assert g.shape == (3, 32000) and (g[:, 0] == st[:3]).all() and (g[:, -1] == st[:3] + 31999).all()
+
+
+def test_random_eq_keeps_the_peak_and_tilts_the_spectrum():
+    from rayqa.train.audio_artifacts import random_eq
+
+    rng = np.random.default_rng(0)
+    x = (0.3 * rng.standard_normal((2, 48000))).astype(np.float32)
+    same, info = random_eq(x, 48000, rng, share=0.0)
+    assert same is x and info == {"eq": "none"}
+    seen = set()
+    for seed in range(12):
+        y, info = random_eq(x, 48000, np.random.default_rng(seed), share=1.0)
+        seen.add(info["eq"])
+        assert y.shape == x.shape and y.dtype == np.float32
+        assert float(np.abs(y).max()) == pytest.approx(float(np.abs(x).max()), rel=1e-4)
+        spec = np.abs(np.fft.rfft(y[0])) ** 2
+        ref = np.abs(np.fft.rfft(x[0])) ** 2
+        f = np.fft.rfftfreq(48000, 1 / 48000)
+        if info["eq"] == "lowpass":
+            assert spec[f > info["cutoff_hz"] * 1.5].mean() < 0.01 * spec[f < info["cutoff_hz"] / 2].mean()
+        else:  # the shelf's gain, between the band it lifts and the band it leaves, within 2 dB
+            fc = info["corner_hz"]
+            low, high = (f > 10) & (f < fc / 4), (f > fc * 3) & (f < 23000)
+            if info["eq"] == "high_shelf":
+                low, high = high, low
+            tilt = 10 * np.log10(spec[low].mean() / spec[high].mean() * ref[high].mean() / ref[low].mean())
+            assert tilt == pytest.approx(info["gain_db"], abs=2.0)
+    assert seen == {"low_shelf", "high_shelf", "lowpass"}
+
+
 def test_segments_cover_the_window_and_merge_into_one_finding():
     assert segment_starts(32000 * 3, 32000, 16000) == [0, 16000, 32000, 48000, 64000]
     assert segment_starts(int(32000 * 2.3), 32000, 16000) == [0, 16000, 32000, int(32000 * 1.3)]
@@ -135,6 +222,7 @@ def test_segments_cover_the_window_and_merge_into_one_finding():
     hits = det.hits_from(np.stack([hum, hum * 0.9 + clean * 0.1, clean]), spans, start_s=8.0)
     assert [h.defect for h in hits] == ["audio_hum", "audio_hum"] and hits[0].start_s == 8.0
     (event,) = det.merge(hits)
+    assert det.merge(hits[:1]) == []  # one flagged segment alone (1 s) is under min_duration_s (1.5 s)
     assert (event.defect, event.start_s, event.end_s) == ("audio_hum", 8.0, 9.5)
     assert event.score == pytest.approx(0.9) and event.details["segments"] == 2
     assert event.details["probabilities"]["hum"] == 0.9 and set(event.details["probabilities"]) == set(net_mod.CLASSES)
@@ -202,13 +290,7 @@ def catalogue(tmp_path_factory, ray_local):
     return pd.read_parquet(d / "out" / "findings"), pd.read_parquet(d / "out" / "items").set_index("item_id")
 
 
-# Known failures of the shipped model v1 (issue 5 stays open until they pass): strict, so a model
-# that fixes them turns these into errors that ask for the marks to go.
-KNOWN_FALSE_HUM = pytest.mark.xfail(strict=True, reason="model v1 false-alarms hum on bass-heavy music / "
-                                                        "outside the injected span (issue 5)")
-
-
-@pytest.mark.parametrize("item", [pytest.param(i, marks=KNOWN_FALSE_HUM) if i == "hum" else i for i in CASES])
+@pytest.mark.parametrize("item", list(CASES))
 def test_scan_finds_each_injected_defect_within_one_segment_of_truth(catalogue, item):
     findings, items = catalogue
     defect = CASES[item][1]
@@ -228,7 +310,7 @@ def test_scan_finds_each_injected_defect_within_one_segment_of_truth(catalogue, 
 
 
 @pytest.mark.parametrize("item", ["clean_speech", "clean_music", "silent", "short", "mono",
-                                  pytest.param("surround", marks=KNOWN_FALSE_HUM), "narrowband"])
+                                  "surround", "narrowband"])
 def test_clean_and_awkward_inputs_are_scanned_without_error_or_finding(catalogue, item):
     findings, items = catalogue
     row = items.loc[item]
@@ -301,3 +383,23 @@ def test_train_command_writes_registers_and_the_detector_loads_it(tmp_path, monk
                  "--out", str(tmp_path / "again"), "--data", str(tmp_path / "fresh")]) == 0
     assert json.loads((tmp_path / "again" / "model.json").read_text())["data_sha256"] == meta["data_sha256"]
     assert main(["train", "audio_artifacts", "--steps", "0"]) == 2
+
+
+def test_train_can_start_from_a_published_panns_checkpoint(tmp_path, monkeypatch, capsys):
+    """`--init-panns` builds the checkpoint's layout at width 1.0, loads its trunk and says so in
+    model.json; a file that is not a PANNs checkpoint is refused with the reason."""
+    monkeypatch.setenv("RAYQA_HOME", str(tmp_path / "home"))
+    ckpt = tmp_path / "Cnn6_mAP=0.343.pth"
+    torch.save({"model": _panns_state("Cnn6")}, ckpt)
+    out = tmp_path / "tuned"
+    assert main(["train", "audio_artifacts", "--items", "10", "--steps", "1", "--batch", "10", "--no-register",
+                 "--init-panns", str(ckpt), "--out", str(out)]) == 0
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["arch"] == "panns-cnn6-aux" and meta["init_panns"] == ckpt.name and meta["width"] == 1.0
+    assert "tensors loaded" in capsys.readouterr().out
+    net, _ = net_mod.load(out)
+    assert net.conv_block4.conv1.weight.shape == (512, 256, 5, 5)
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    assert main(["train", "audio_artifacts", "--init-panns", str(tmp_path / "junk.pth")]) == 2
+    assert "not a readable checkpoint" in capsys.readouterr().err
+

@@ -3,8 +3,14 @@ audio neural networks (PANNs, Kong et al. 2020, github.com/qiuqiangkong/audioset
 
     waveform (B, 32000) at 32 kHz ──torchaudio log-mel (n_fft 1024, hop 320, 64 mels, 50-14000 Hz, dB)──▶
         (B, 1, 101, 64) ──bn0 over mel bins──▶ conv blocks (2x2 average pooling after each) ──▶
-        mean over mel, max + mean over time ──▶ fc1 (ReLU) ──▶ fc_artifacts: 5 logits
-        (no_defect, hum, hiss, distortion, clicks)
+        mean over mel, max + mean over time ──▶ fc1 (ReLU) ─┐
+                                                            concat ──▶ fc_artifacts: 5 logits
+    waveform + log-mel ──AuxFeatures (v2 models)──▶ aux_fc ─┘   (no_defect, hum, hiss, distortion, clicks)
+
+Auxiliary features (``aux``, models from v2 on) give the classifier what a 1-second log-mel at
+31 Hz resolution hides: a 1 Hz spectrum's peaks at the 50/60 Hz mains harmonics (hum), the noise
+floor of each band against its median (hiss), and the waveform's peak statistics (clipping,
+clicks). They are computed in the network from the same segment, so they run on its device too.
 
 The front end is a module of the network, so it runs on whatever device the network is on. It
 holds no trained weights (a fixed STFT window and mel filterbank): it is left out of the saved
@@ -44,8 +50,12 @@ ARCHS = {
 }
 
 
-def arch_name(arch: str, width: float) -> str:
-    return f"panns-{arch}" if width == 1.0 else f"panns-{arch}-w{width:g}"
+AUX_HIDDEN = 128
+
+
+def arch_name(arch: str, width: float, aux: bool = False) -> str:
+    """``panns-cnn6``, ``panns-cnn6-w0.5``, ``panns-cnn6-w0.5-aux`` (with :class:`AuxFeatures`)."""
+    return ("panns-{}" if width == 1.0 else "panns-{}-w{:g}").format(arch, width) + ("-aux" if aux else "")
 
 
 class LogMel(nn.Module):
@@ -63,6 +73,68 @@ class LogMel(nn.Module):
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
         power = self.mel(wave.float())  # (B, mels, frames)
         return (10.0 * torch.log10(power.clamp(min=1e-10))).transpose(1, 2).unsqueeze(1)
+
+
+MAINS_HZ = (50.0, 60.0)
+MAINS_HARMONICS = 12
+FLOOR_BANDS = 16  # mel bins averaged in groups for the noise-floor features
+PEAK_FRACTIONS = (0.999, 0.99, 0.95, 0.9, 0.8)
+
+
+class AuxFeatures(nn.Module):
+    """Hand-made features of a one-second segment; (B, N) waveform and its log-mel → (B, AUX_DIM).
+
+    * mains comb (48): for 50 and 60 Hz and each of 12 harmonics, the peak power within ±1 Hz of
+      the harmonic (1 Hz bins, Hann window over the whole segment) over the median 4-12 Hz either
+      side, and over the segment's total power, both in dB;
+    * noise floor (49): per group of 4 mel bins, the 10th percentile over frames against the
+      segment's mean level, the median over that floor and the 90th percentile over the median;
+      and the mean level itself (dBFS-like, /10);
+    * waveform (7): share of samples above 99.9/99/95/90/80 % of the segment's peak (flat tops of
+      clipping), the crest factor in dB, and log kurtosis of the first difference (clicks).
+    Every value is clamped to a sane range, so digital silence gives finite numbers."""
+
+    def __init__(self, n_samples: int = SEGMENT_SAMPLES):
+        super().__init__()
+        self.n_samples = n_samples
+        bin_hz = SAMPLE_RATE / n_samples
+        peaks, sides = [], []
+        for f0 in MAINS_HZ:
+            for k in range(1, MAINS_HARMONICS + 1):
+                b = int(round(k * f0 / bin_hz))
+                peaks.append([b - 1, b, b + 1])
+                sides.append(list(range(b - 12, b - 3)) + list(range(b + 4, b + 13)))
+        self.register_buffer("peak_idx", torch.tensor(peaks), persistent=False)
+        self.register_buffer("side_idx", torch.tensor(sides), persistent=False)
+        self.register_buffer("window", torch.hann_window(n_samples, periodic=False), persistent=False)
+        self.dim = 2 * len(peaks) + 3 * FLOOR_BANDS + 1 + len(PEAK_FRACTIONS) + 2
+
+    def forward(self, wave: torch.Tensor, logmel: torch.Tensor) -> torch.Tensor:
+        wave = wave.float()
+        b = wave.shape[0]
+        spec = torch.fft.rfft(wave * self.window, dim=1).abs().square() + 1e-20
+        peak = spec[:, self.peak_idx].amax(dim=2)  # (B, 24)
+        side = spec[:, self.side_idx].median(dim=2).values
+        total = spec.sum(dim=1, keepdim=True)
+        comb = torch.cat([10 * torch.log10(peak / side), 10 * torch.log10(peak / total) + 30], dim=1).clamp(-30, 60) / 10
+
+        x = logmel[:, 0]  # (B, frames, mels) in dB
+        level = x.mean(dim=(1, 2))
+        q = torch.quantile(x, torch.tensor([0.1, 0.5, 0.9], device=x.device), dim=1)  # (3, B, mels)
+        q = q.reshape(3, b, FLOOR_BANDS, -1).mean(dim=3)
+        floor = torch.cat([q[0] - level[:, None], q[1] - q[0], q[2] - q[1]], dim=1).clamp(-60, 60) / 10
+
+        peak_abs = wave.abs().amax(dim=1, keepdim=True).clamp(min=1e-8)
+        u = wave.abs() / peak_abs
+        flat = torch.stack([(u >= f).float().mean(dim=1) for f in PEAK_FRACTIONS], dim=1)
+        flat = torch.log10(flat + 1e-5) + 5  # 0 .. 5
+        rms = wave.square().mean(dim=1).sqrt().clamp(min=1e-8)
+        crest = (20 * torch.log10(peak_abs[:, 0] / rms)).clamp(0, 60) / 10
+        d = torch.diff(wave, dim=1)
+        d = d - d.mean(dim=1, keepdim=True)
+        kurt = d.pow(4).mean(dim=1) / d.square().mean(dim=1).square().clamp(min=1e-30)
+        kurt = torch.log10(kurt.clamp(min=1.0, max=1e6))
+        return torch.cat([comb, floor, (level / 10).clamp(-12, 2)[:, None], flat, crest[:, None], kurt[:, None]], dim=1)
 
 
 class ConvBlock(nn.Module):
@@ -86,7 +158,7 @@ class ConvBlock(nn.Module):
 
 
 class AudioArtifactNet(nn.Module):
-    def __init__(self, arch: str = "cnn6", width: float = 1.0, classes: int = len(CLASSES)):
+    def __init__(self, arch: str = "cnn6", width: float = 1.0, classes: int = len(CLASSES), aux: bool = False):
         super().__init__()
         if arch not in ARCHS:
             raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
@@ -104,18 +176,26 @@ class AudioArtifactNet(nn.Module):
             c_in = c
         self.n_blocks = len(chans)
         self.fc1 = nn.Linear(c_in, fc)
-        self.fc_artifacts = nn.Linear(fc, classes)
+        self.aux = bool(aux)
+        if self.aux:
+            self.aux_features = AuxFeatures()
+            self.aux_bn = nn.BatchNorm1d(self.aux_features.dim)
+            self.aux_fc = nn.Linear(self.aux_features.dim, AUX_HIDDEN)
+        self.fc_artifacts = nn.Linear(fc + (AUX_HIDDEN if self.aux else 0), classes)
 
     @property
     def name(self) -> str:
-        return arch_name(self.arch, self.width)
+        return arch_name(self.arch, self.width, self.aux)
 
     def logmel(self, wave: torch.Tensor) -> torch.Tensor:
         """(B, N) float waveform at 32 kHz → (B, 1, frames, 64) log-mel in dB."""
         return self.frontend(wave)
 
-    def forward_logmel(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits (B, classes) from log-mel (B, 1, frames, mels); training feeds this directly."""
+    def forward_logmel(self, x: torch.Tensor, aux: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (B, classes) from log-mel (B, 1, frames, mels) and, for a network with ``aux``,
+        the :class:`AuxFeatures` of the same segments."""
+        if self.aux and aux is None:
+            raise ValueError(f"{self.name} needs the auxiliary features: call it with the waveform")
         x = self.bn0(x.transpose(1, 3)).transpose(1, 3)
         for i, pool in enumerate(self.pools, start=1):
             x = getattr(self, f"conv_block{i}")(x, pool)
@@ -124,11 +204,15 @@ class AudioArtifactNet(nn.Module):
         x = x.amax(dim=2) + x.mean(dim=2)  # over time: PANNs' max + mean pooling
         x = F.dropout(x, p=0.5, training=self.training)
         x = F.relu_(self.fc1(x))
+        if self.aux:
+            a = F.relu_(self.aux_fc(self.aux_bn(aux)))
+            x = torch.cat([x, F.dropout(a, p=0.2, training=self.training)], dim=1)
         x = F.dropout(x, p=0.5, training=self.training)
         return self.fc_artifacts(x)
 
     def forward(self, wave: torch.Tensor) -> torch.Tensor:
-        return self.forward_logmel(self.logmel(wave))
+        logmel = self.logmel(wave)
+        return self.forward_logmel(logmel, self.aux_features(wave, logmel) if self.aux else None)
 
 
 def trunk_state(net: AudioArtifactNet) -> dict[str, torch.Tensor]:
@@ -153,21 +237,25 @@ def classify(net: AudioArtifactNet, segments: np.ndarray, device: str = "cpu", b
 def save(net: AudioArtifactNet, folder: str | Path, meta: dict) -> dict:
     """Write ``weights.pt`` (float16 state dict without the front end) and ``model.json``."""
     return files.write(folder, trunk_state(net), {
-        **meta, "arch": net.name, "panns_layout": net.arch, "width": net.width, "classes": list(CLASSES),
+        **meta, "arch": net.name, "panns_layout": net.arch, "width": net.width, "aux_features": net.aux,
+        "classes": list(CLASSES),
         "sample_rate": SAMPLE_RATE, "segment_samples": SEGMENT_SAMPLES,
         "frontend": {"n_fft": N_FFT, "hop": HOP, "n_mels": N_MELS, "fmin": FMIN, "fmax": FMAX,
                      "mel": "slaney", "power_db": True}})
 
 
-def _parse_arch(name: str) -> tuple[str, float]:
-    """``panns-cnn6`` → ("cnn6", 1.0); ``panns-cnn6-w0.5`` → ("cnn6", 0.5)."""
+def _parse_arch(name: str) -> tuple[str, float, bool]:
+    """``panns-cnn6`` → ("cnn6", 1.0, False); ``panns-cnn6-w0.5-aux`` → ("cnn6", 0.5, True)."""
     parts = str(name).split("-")
+    aux = parts[-1] == "aux"
+    if aux:
+        parts = parts[:-1]
     if len(parts) not in (2, 3) or parts[0] != "panns" or parts[1] not in ARCHS:
         raise ValueError(name)
     width = float(parts[2][1:]) if len(parts) == 3 and parts[2].startswith("w") else 1.0
     if len(parts) == 3 and not parts[2].startswith("w"):
         raise ValueError(name)
-    return parts[1], width
+    return parts[1], width, aux
 
 
 def load(folder: str | Path, device: str = "cpu") -> tuple[AudioArtifactNet, dict]:
@@ -176,14 +264,14 @@ def load(folder: str | Path, device: str = "cpu") -> tuple[AudioArtifactNet, dic
     meta_path = Path(folder) / MODEL_FILE
     meta = files.read_meta(folder, "audio_artifacts")
     try:
-        arch, width = _parse_arch(meta.get("arch"))
+        arch, width, aux = _parse_arch(meta.get("arch"))
     except (ValueError, TypeError):
         raise ModelLoadError(f"{meta_path}: architecture {meta.get('arch')!r} is not one of "
-                             f"panns-{{{','.join(ARCHS)}}}[-w<width>]") from None
+                             f"panns-{{{','.join(ARCHS)}}}[-w<width>][-aux]") from None
     if tuple(meta.get("classes", CLASSES)) != CLASSES:
         raise ModelLoadError(f"{meta_path}: classes {meta.get('classes')} are not {list(CLASSES)}")
     state, weights = files.read_state(folder, meta)
-    net = AudioArtifactNet(arch, width)
+    net = AudioArtifactNet(arch, width, aux=aux)
     full = {**{k: v for k, v in net.state_dict().items() if k.startswith("frontend.")}, **state}
     files.load_into(net, full, weights, net.name)
     return net.to(device).eval(), meta
@@ -197,6 +285,29 @@ def load(folder: str | Path, device: str = "cpu") -> tuple[AudioArtifactNet, dic
 PANNS_SKIPPED_PREFIXES = ("spectrogram_extractor.", "logmel_extractor.", "fc_audioset.")
 
 
+def _read_panns_state(path: Path) -> dict:
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ModelLoadError(f"{path} is not a readable checkpoint: {type(e).__name__}: {e}") from e
+    state = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(state, dict) or not any(k.startswith("conv_block1.") for k in state):
+        raise ModelLoadError(f"{path} is not a PANNs checkpoint: no 'model' state dict with conv_block1.* tensors")
+    return state
+
+
+def panns_layout_of(path: str | Path) -> str:
+    """Which of :data:`ARCHS` a published PANNs checkpoint is (by its blocks' tensors), so that
+    ``rayqa train --init-panns`` builds the matching network. Raises :class:`ModelLoadError`."""
+    state = _read_panns_state(Path(path))
+    for arch in ARCHS:
+        own = trunk_state(AudioArtifactNet(arch, 1.0))
+        blocks = [k for k in state if k.startswith("conv_block")]
+        if blocks and all(k in own and tuple(state[k].shape) == tuple(own[k].shape) for k in blocks):
+            return arch
+    raise ModelLoadError(f"{path}: its convolution blocks match none of the PANNs layouts {', '.join(ARCHS)}")
+
+
 def load_panns_checkpoint(net: AudioArtifactNet, path: str | Path) -> dict[str, list[str]]:
     """Copy the trunk of a published PANNs checkpoint (``Cnn6_mAP=0.343.pth``,
     ``Cnn10_mAP=0.380.pth``, ``Cnn14_mAP=0.431.pth``: ``{"model": state_dict, ...}``) into ``net``,
@@ -206,13 +317,7 @@ def load_panns_checkpoint(net: AudioArtifactNet, path: str | Path) -> dict[str, 
     network's tensors the checkpoint did not supply). Raises :class:`ModelLoadError` when the file
     is unreadable, is not a PANNs checkpoint, or its shapes do not fit ``net``'s layout."""
     path = Path(path)
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise ModelLoadError(f"{path} is not a readable checkpoint: {type(e).__name__}: {e}") from e
-    state = ckpt.get("model", ckpt) if isinstance(ckpt, dict) else None
-    if not isinstance(state, dict) or not any(k.startswith("conv_block1.") for k in state):
-        raise ModelLoadError(f"{path} is not a PANNs checkpoint: no 'model' state dict with conv_block1.* tensors")
+    state = _read_panns_state(path)
     own = trunk_state(net)
     loaded, skipped, bad = [], [], []
     take = {}

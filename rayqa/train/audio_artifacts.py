@@ -8,16 +8,20 @@
    with ``rayqa.simulate.audio`` and parameters drawn from the ranges of the issue (hum -45..-20
    dBFS at 50/60 Hz with 1-6 harmonics, hiss at 5-30 dB SNR white or pink, 1-30 clicks/s,
    soft/hard/bit-crush overdrive gain 2-16); some clean slots are digital silence.
+   Half the scenes go through a random EQ first (bass-heavy, bass-light, dull, bright or
+   band-limited mixes), so that a tilt of the programme's spectrum is not mistaken for a defect.
 2. Every scene makes the round trip the scan's audio makes: AAC in MP4 (``rayqa.synth.encode``),
    then :mod:`rayqa.media`'s decoder at 32 kHz mono (resampling and channel mix-down included).
-   Segments are the aligned slots plus the half-slot-shifted ones whose two halves share a class;
-   their log-mel spectrograms (the network's own front end) are kept. The same seed gives the same
-   arrays, and their hash is logged.
-3. Training: class-balanced batches, ±6 dB level augmentation, AdamW with a one-cycle schedule,
-   fixed seed, fixed number of steps.
-4. Validation on the segments of held-back scenes (balanced accuracy, per-class recall, confusion
-   matrix), then the weights (float16), ``model.json`` and ``MODEL_CARD.md`` are written,
-   everything is logged to MLflow, and a version of ``rayqa-audio_artifacts`` is registered.
+   The decoded waveforms, slot classes and click times are kept (``scenes.npz``); the same seed
+   gives the same arrays, and their hash is logged.
+3. Training: one-second crops on a 1/8 s grid inside one class's run (a clicks crop must hold a
+   click), class-balanced batches, ±6 dB level augmentation, AdamW with a one-cycle schedule,
+   fixed seed, fixed number of steps; the network computes its own log-mel and auxiliary
+   features (:class:`rayqa.nets.audio_artifacts.AuxFeatures`). ``--init-panns`` starts the
+   trunk from a published PANNs checkpoint.
+4. Validation on the aligned one-second slots of held-back scenes (balanced accuracy, per-class
+   recall, confusion matrix), then the weights (float16), ``model.json`` and ``MODEL_CARD.md`` are
+   written, everything is logged to MLflow, and a version of ``rayqa-audio_artifacts`` is registered.
 """
 
 from __future__ import annotations
@@ -56,14 +60,17 @@ RANGES = {
 @dataclass
 class TrainConfig:
     seed: int = 0
-    items: int = 700  # simulated scenes
-    steps: int = 900
+    items: int = 900  # simulated scenes
+    steps: int = 1600
     batch: int = 64
     arch: str = "cnn6"
     width: float = 0.5
+    aux: bool = True  # AuxFeatures beside the CNN (mains comb, noise floor, peak statistics)
+    init_panns: str = ""  # a published PANNs checkpoint to start the trunk from (width 1.0 only)
     scene_s: float = 8.0
     clean_share: float = 0.3  # share of slot runs left clean
     silence_share: float = 0.1  # share of scenes with one digitally silent (clean) slot
+    eq_share: float = 0.5  # share of scenes whose programme goes through a random EQ (random_eq)
     level_range_dbfs: tuple = (-42.0, -1.0)  # programme peak level
     val_fraction: float = 0.15
     lr: float = 2e-3
@@ -86,6 +93,12 @@ class TrainConfig:
             raise ValueError(f"scene_s must be in [2, 60] s, got {self.scene_s}")
         if not 0 < self.val_fraction < 0.5:
             raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
+        if self.init_panns and self.width != 1.0:
+            raise ValueError(f"init_panns needs width 1.0 (a published checkpoint's layout), got width {self.width}")
+        if self.init_panns and not Path(self.init_panns).is_file():
+            raise ValueError(f"init_panns: {self.init_panns} is not a file")
+        if not 0 <= self.eq_share <= 1:
+            raise ValueError(f"eq_share must be in [0, 1], got {self.eq_share}")
         lo, hi = self.level_range_dbfs
         if not lo < hi <= 0:
             raise ValueError(f"level_range_dbfs must be (low, high) with low < high <= 0, got {self.level_range_dbfs}")
@@ -155,24 +168,63 @@ def plan_slots(n_slots: int, rng: np.random.Generator, clean_share: float) -> li
     return runs
 
 
-def simulate_scene(seed: int, index: int, cfg: dict) -> dict:
-    """One scene → log-mel segments (n, 1, 101, 64) float32, labels, RMS levels and provenance."""
-    import torch
+EQ_KINDS = ("none", "low_shelf", "high_shelf", "lowpass")
 
-    from rayqa.nets.audio_artifacts import SAMPLE_RATE, LogMel
-    from rayqa.simulate.audio import rms_db
+
+def random_eq(audio: np.ndarray, sample_rate: int, rng: np.random.Generator, share: float) -> tuple[np.ndarray, dict]:
+    """The programme through a random EQ (``share`` of scenes): a low shelf (80-250 Hz, -6..+15 dB:
+    bass-heavy and bass-light mixes), a high shelf (2-8 kHz, -12..+9 dB: dull and bright ones) or
+    a low-pass (3-12 kHz, band-limited sources). Clean programmes vary this way; the classifier
+    must not learn that a spectral tilt or a missing top octave is a defect. Peak level kept."""
+    from scipy.signal import butter, lfilter, sosfilt
+
+    if rng.random() >= share:
+        return audio, {"eq": "none"}
+    kind = EQ_KINDS[1 + int(rng.integers(3))]
+    x = audio.astype(np.float64)
+    peak = float(np.max(np.abs(x))) or 1.0
+    if kind == "lowpass":
+        fc = min(float(rng.uniform(3000, 12000)), 0.45 * sample_rate)
+        y = sosfilt(butter(4, fc, "low", fs=sample_rate, output="sos"), x, axis=1)
+        info = {"eq": kind, "cutoff_hz": round(fc)}
+    else:
+        # RBJ audio-EQ-cookbook shelf, slope 1.
+        fc = float(rng.uniform(80, 250)) if kind == "low_shelf" else min(float(rng.uniform(2000, 8000)), 0.4 * sample_rate)
+        gain_db = float(rng.uniform(-6, 15)) if kind == "low_shelf" else float(rng.uniform(-12, 9))
+        a = 10 ** (gain_db / 40)
+        w0 = 2 * np.pi * fc / sample_rate
+        alpha = np.sin(w0) / 2 * np.sqrt(2)
+        c, sa = np.cos(w0), 2 * np.sqrt(a) * alpha
+        sign = 1 if kind == "low_shelf" else -1
+        b = np.array([a * ((a + 1) - sign * (a - 1) * c + sa), sign * 2 * a * ((a - 1) - sign * (a + 1) * c),
+                      a * ((a + 1) - sign * (a - 1) * c - sa)])
+        den = np.array([(a + 1) + sign * (a - 1) * c + sa, -sign * 2 * ((a - 1) + sign * (a + 1) * c),
+                        (a + 1) + sign * (a - 1) * c - sa])
+        y = lfilter(b / den[0], den / den[0], x, axis=1)
+        info = {"eq": kind, "corner_hz": round(fc), "gain_db": round(gain_db, 1)}
+    top = float(np.max(np.abs(y)))
+    if top > 0:
+        y *= peak / top
+    return y.astype(np.float32), info
+
+
+def simulate_scene(seed: int, index: int, cfg: dict, split: str = "train") -> dict:
+    """One scene after the AAC round trip: mono at 32 kHz (``n_slots`` seconds), each one-second
+    slot's class, the click times (for crops: a crop of a clicks run must hold a click) and provenance."""
+    from rayqa.nets.audio_artifacts import SAMPLE_RATE
+    from rayqa.simulate import audio as A
     from rayqa.simulate.labels import SimulationError
     from rayqa.simulate.pristine import audio_scene
 
-    torch.set_num_threads(1)
     rng = np.random.default_rng([seed, index])
     kind = KINDS[int(rng.choice(len(KINDS), p=KINDS_P))]
     sr = int(SOURCE_RATES[int(rng.choice(len(SOURCE_RATES), p=SOURCE_RATE_P))])
     channels = int(CHANNELS[int(rng.choice(len(CHANNELS), p=CHANNELS_P))])
     level = float(rng.uniform(*cfg["level_range_dbfs"]))
     n_slots = int(cfg["scene_s"])
-    audio, info = audio_scene(kind, float(n_slots), sr, channels, rng, level_dbfs=level, split="train",
+    audio, info = audio_scene(kind, float(n_slots), sr, channels, rng, level_dbfs=level, split=split,
                               return_info=True)
+    audio, eq = random_eq(audio, sr, rng, cfg.get("eq_share", 0.0))
     runs = plan_slots(n_slots, rng, cfg["clean_share"])
     slot_class = [cls for cls, a, b in runs for _ in range(a, b)]
     if rng.random() < cfg["silence_share"]:
@@ -180,31 +232,28 @@ def simulate_scene(seed: int, index: int, cfg: dict) -> dict:
         if clean:
             k = int(rng.choice(clean))
             audio[:, k * sr:(k + 1) * sr] = 0.0
+    clicks: list[float] = []
+    slot_params: list[dict | None] = [None] * n_slots
     for cls, a, b in runs:
         if cls == "no_defect":
             continue
         params = draw_params(cls, rng, sr, info.get("bed"))
+        slot_params[a:b] = [params] * (b - a)
         try:
-            audio = inject(audio, sr, cls, float(a), float(b), params, rng)
+            if cls == "clicks":
+                audio, labels = A.add_clicks(audio, sr, float(a), float(b), params["rate_per_s"], rng=rng)
+                clicks.extend(labels[0].details["times_s"])
+            else:
+                audio = inject(audio, sr, cls, float(a), float(b), params, rng)
         except SimulationError:  # distortion of digital silence: nothing to distort, the run stays clean
             slot_class[a:b] = ["no_defect"] * (b - a)
+            slot_params[a:b] = [None] * (b - a)
     mono = aac_roundtrip(audio, sr, SAMPLE_RATE)
-    mono = np.pad(mono, (0, max(0, n_slots * SAMPLE_RATE - len(mono))))
-    starts, labels = [], []
-    for k in range(n_slots):
-        starts.append(k * SAMPLE_RATE)
-        labels.append(CLASSES.index(slot_class[k]))
-        if k + 1 < n_slots and slot_class[k] == slot_class[k + 1]:
-            starts.append(k * SAMPLE_RATE + SAMPLE_RATE // 2)
-            labels.append(CLASSES.index(slot_class[k]))
-    segs = np.stack([mono[s:s + SAMPLE_RATE] for s in starts]).astype(np.float32)
-    with torch.inference_mode():
-        logmel = LogMel()(torch.from_numpy(segs)).numpy()
-    return {"logmel": logmel, "labels": np.asarray(labels, np.int64),
-            "level_db": np.asarray([max(-120.0, rms_db(s)) for s in segs], np.float32),
-            "scene": np.full(len(labels), index, np.int64),
+    mono = np.pad(mono, (0, max(0, n_slots * SAMPLE_RATE - len(mono))))[:n_slots * SAMPLE_RATE]
+    return {"wave": mono.astype(np.float32), "slots": np.asarray([CLASSES.index(c) for c in slot_class], np.int64),
+            "clicks": np.asarray(clicks, np.float64),
             "info": {"kind": kind, "sample_rate": sr, "channels": channels, "peak_dbfs": round(level, 1),
-                     "slots": slot_class}}
+                     **eq, "slots": slot_class, "slot_params": slot_params}}
 
 
 def dataset_dir(cfg: TrainConfig, data: str | os.PathLike | None) -> Path:
@@ -212,17 +261,20 @@ def dataset_dir(cfg: TrainConfig, data: str | os.PathLike | None) -> Path:
 
     if data:
         return Path(data).resolve()
-    return rayqa_home() / "datasets" / f"{DETECTOR}-train-seed{cfg.seed}-n{cfg.items}"
+    return rayqa_home() / "datasets" / f"{DETECTOR}-train-v{DATA_FORMAT}-seed{cfg.seed}-n{cfg.items}"
 
 
-SIM_KEYS = ("seed", "items", "scene_s", "clean_share", "silence_share", "level_range_dbfs")
+DATA_FORMAT = 2  # 1: log-mel of aligned segments; 2: decoded waveforms, slot classes and click times
+SIM_KEYS = ("seed", "items", "scene_s", "clean_share", "silence_share", "level_range_dbfs", "eq_share")
 
 
 def make_data(folder: Path, cfg: TrainConfig, log=print) -> dict:
-    """Simulate the segments into ``folder/segments.npz`` unless a set made with the same
-    simulation settings is already there; returns the arrays."""
-    path = folder / "segments.npz"
+    """Simulate the scenes into ``folder/scenes.npz`` unless a set made with the same simulation
+    settings is already there; returns the arrays: ``wave`` (scenes, samples) float32, ``slots``
+    (scenes, slots) class indices, ``click_times`` / ``click_scene`` (flat)."""
+    path = folder / "scenes.npz"
     sim = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items() if k in SIM_KEYS}
+    sim["format"] = DATA_FORMAT
     if path.is_file() and (folder / "simulation.json").is_file():
         if json.loads((folder / "simulation.json").read_text()).get("config") == sim:
             log(f"training data: reusing {path}")
@@ -236,32 +288,76 @@ def make_data(folder: Path, cfg: TrainConfig, log=print) -> dict:
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
         results = list(pool.map(simulate_scene, [cfg.seed] * cfg.items, range(cfg.items), [sim] * cfg.items,
                                 chunksize=4))
-    data = {k: np.concatenate([r[k] for r in results]) for k in ("logmel", "labels", "level_db", "scene")}
+    data = {"wave": np.stack([r["wave"] for r in results]), "slots": np.stack([r["slots"] for r in results]),
+            "click_times": np.concatenate([r["clicks"] for r in results]),
+            "click_scene": np.concatenate([np.full(len(r["clicks"]), i, np.int64) for i, r in enumerate(results)])}
     np.savez(path, **data)
     (folder / "simulation.json").write_text(json.dumps({"config": sim, "scenes": [r["info"] for r in results]},
                                                        indent=1) + "\n")
-    counts = np.bincount(data["labels"], minlength=len(CLASSES))
-    log(f"training data: {len(data['labels'])} segments ({', '.join(f'{c} {n}' for c, n in zip(CLASSES, counts))}) "
+    counts = np.bincount(data["slots"].ravel(), minlength=len(CLASSES))
+    log(f"training data: {data['slots'].size} one-second slots ({', '.join(f'{c} {n}' for c, n in zip(CLASSES, counts))}) "
         f"in {time.perf_counter() - started:.0f} s")
     return data
 
 
 def data_hash(data: dict) -> str:
-    """sha256 over the segments' log-mel arrays (float32), labels and scene indices."""
+    """sha256 over the scenes' decoded waveforms (float32), slot classes and click times."""
     h = hashlib.sha256()
-    for k in ("logmel", "labels", "scene"):
+    for k in ("wave", "slots", "click_times", "click_scene"):
         h.update(k.encode())
         h.update(np.ascontiguousarray(data[k]).tobytes())
     return h.hexdigest()
 
 
-def split(data: dict, cfg: TrainConfig) -> tuple[dict, dict]:
-    """Train/val by scene: every segment of a held-back scene is in val."""
+def split(data: dict, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Train and validation scene indices: whole scenes are held back."""
     rng = np.random.default_rng(cfg.seed)
-    scenes = np.unique(data["scene"])
-    val_scenes = rng.choice(scenes, size=max(1, int(round(len(scenes) * cfg.val_fraction))), replace=False)
-    is_val = np.isin(data["scene"], val_scenes)
-    return ({k: v[~is_val] for k, v in data.items()}, {k: v[is_val] for k, v in data.items()})
+    scenes = np.arange(len(data["slots"]))
+    val = np.sort(rng.choice(scenes, size=max(1, int(round(len(scenes) * cfg.val_fraction))), replace=False))
+    return np.setdiff1d(scenes, val), val
+
+
+CROP_STEP_S = 0.125  # training crops start on this grid
+
+
+def crops(data: dict, scenes: np.ndarray, aligned: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One-second segments ``(scene, first sample, class)`` of ``scenes``. ``aligned``: the slots
+    themselves (validation, comparable between versions); else every crop on a 1/8 s grid that
+    lies inside one class's run (the same slot seen at many offsets: training), and for clicks
+    only crops that hold a click at least 5 ms from either edge."""
+    from rayqa.nets.audio_artifacts import SAMPLE_RATE as SR
+
+    n_slots = data["slots"].shape[1]
+    out = []
+    clicks = {}
+    for t, sc in zip(data["click_times"], data["click_scene"]):
+        clicks.setdefault(int(sc), []).append(float(t))
+    for sc in scenes:
+        slots = data["slots"][sc]
+        if aligned:
+            out.extend((sc, k * SR, slots[k]) for k in range(n_slots))
+            continue
+        times = np.asarray(sorted(clicks.get(int(sc), [])))
+        steps = int(round(1 / CROP_STEP_S))
+        for j in range((n_slots - 1) * steps + 1):
+            t0 = j * CROP_STEP_S
+            a, b = int(np.floor(t0)), int(np.ceil(t0 + 1 - 1e-9))
+            if len(set(slots[a:b].tolist())) != 1:
+                continue
+            cls = int(slots[a])
+            if CLASSES[cls] == "clicks" and not ((times > t0 + 0.005) & (times < t0 + 0.995)).any():
+                continue
+            out.append((sc, int(round(t0 * SR)), cls))
+    arr = np.asarray(out, np.int64).reshape(-1, 3)
+    return arr[:, 0], arr[:, 1], arr[:, 2]
+
+
+def gather(data: dict, scene: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """(N, 32000) float32 segments."""
+    from rayqa.nets.audio_artifacts import SEGMENT_SAMPLES
+
+    idx = start[:, None] + np.arange(SEGMENT_SAMPLES)[None, :]
+    return data["wave"][scene[:, None], idx]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -280,27 +376,22 @@ def balanced_accuracy(cm: np.ndarray) -> float:
     return float(np.mean(np.diag(cm)[present] / support[present])) if present.any() else float("nan")
 
 
-def classify_logmel(net, logmel: np.ndarray, batch: int = 256) -> np.ndarray:
-    """Class probabilities from precomputed log-mel (N, 1, frames, mels)."""
-    import torch
+def evaluate_segments(net, data: dict, scenes: np.ndarray) -> dict:
+    """Balanced accuracy, recall per class, confusion and clean false-alarm rate over the aligned
+    one-second slots of ``scenes`` (digitally silent slots included: the detector skips them, the
+    network must still call them clean)."""
+    from rayqa.nets.audio_artifacts import classify
 
-    out = []
-    net.eval()
-    with torch.inference_mode():
-        for i in range(0, len(logmel), batch):
-            out.append(torch.softmax(net.forward_logmel(torch.from_numpy(logmel[i:i + batch])), 1).numpy())
-    return np.concatenate(out) if out else np.zeros((0, len(CLASSES)), np.float32)
-
-
-def evaluate_segments(net, data: dict) -> dict:
-    p = classify_logmel(net, data["logmel"])
+    sc, st, y = crops(data, scenes, aligned=True)
+    p = np.concatenate([classify(net, gather(data, sc[i:i + 512], st[i:i + 512])) for i in range(0, len(y), 512)]) \
+        if len(y) else np.zeros((0, len(CLASSES)), np.float32)
     pred = p.argmax(1)
-    cm = confusion(data["labels"], pred)
+    cm = confusion(y, pred)
     recall = np.diag(cm) / np.maximum(1, cm.sum(axis=1))
-    clean = data["labels"] == 0
+    clean = y == 0
     return {
         "balanced_accuracy": balanced_accuracy(cm),
-        "accuracy": float((pred == data["labels"]).mean()),
+        "accuracy": float((pred == y).mean()) if len(y) else float("nan"),
         **{f"recall_{c}": float(r) for c, r in zip(CLASSES, recall)},
         "clean_false_alarm_rate": float((pred[clean] != 0).mean()) if clean.any() else float("nan"),
         "confusion": cm.tolist(),
@@ -332,8 +423,9 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
     folder = dataset_dir(cfg, data)
     arrays = make_data(folder, cfg, log)
     digest = data_hash(arrays)
-    train_set, val_set = split(arrays, cfg)
-    del arrays
+    train_scenes, val_scenes = split(arrays, cfg)
+    tr_scene, tr_start, tr_label = crops(arrays, train_scenes, aligned=False)
+    n_val = len(val_scenes) * arrays["slots"].shape[1]
 
     import torch
 
@@ -343,15 +435,22 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
     torch.manual_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    net = net_mod.AudioArtifactNet(cfg.arch, cfg.width)
+    net = net_mod.AudioArtifactNet(cfg.arch, cfg.width, aux=cfg.aux)
+    init = None
+    if cfg.init_panns:
+        init = net_mod.load_panns_checkpoint(net, cfg.init_panns)
+        log(f"trunk from {cfg.init_panns}: {len(init['loaded'])} tensors loaded, {len(init['skipped'])} skipped")
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.15)
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
     rng = np.random.default_rng(cfg.seed)
-    by_class = [np.flatnonzero(train_set["labels"] == c) for c in range(len(CLASSES))]
+    by_class = [np.flatnonzero(tr_label == c) for c in range(len(CLASSES))]
     if any(len(i) == 0 for i in by_class):
         missing = [c for c, i in zip(CLASSES, by_class) if len(i) == 0]
         raise ValueError(f"the simulated training set has no {', '.join(missing)} segment: simulate more items")
+    log(f"training crops: {len(tr_label)} from {len(train_scenes)} scenes "
+        f"({', '.join(f'{c} {len(i)}' for c, i in zip(CLASSES, by_class))}); validation: {n_val} aligned slots "
+        f"of {len(val_scenes)} scenes")
 
     registry = ModelRegistry() if register else None
     run_id = None
@@ -361,22 +460,19 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
         exp = registry.experiment_id(f"rayqa-train-{DETECTOR}")
         run_id = registry.client.create_run(exp, run_name=f"train-{DETECTOR}-seed{cfg.seed}").info.run_id
         registry.client.log_batch(run_id, params=[Param(k, str(v)) for k, v in {
-            **asdict(cfg), "data_dir": str(folder), "data_sha256": digest, "train_segments": len(train_set["labels"]),
-            "val_segments": len(val_set["labels"]), "torch": torch.__version__}.items()])
+            **asdict(cfg), "data_dir": str(folder), "data_sha256": digest, "train_crops": len(tr_label),
+            "val_segments": n_val, "torch": torch.__version__}.items()])
 
     history = []
     net.train()
     t_train = time.perf_counter()
-    logmel = torch.from_numpy(train_set["logmel"])
-    labels = torch.from_numpy(train_set["labels"])
     for step in range(1, cfg.steps + 1):
-        idx = torch.from_numpy(balanced_batch(by_class, rng, cfg.batch))
-        x = logmel[idx]
+        idx = balanced_batch(by_class, rng, cfg.batch)
+        x = torch.from_numpy(gather(arrays, tr_scene[idx], tr_start[idx]))
         if cfg.gain_augment_db:
-            gain = torch.from_numpy(rng.uniform(-cfg.gain_augment_db, cfg.gain_augment_db, (len(idx), 1, 1, 1))
-                                    .astype(np.float32))
-            x = (x + gain).clamp(min=net_mod.AMIN_DB)
-        loss = loss_fn(net.forward_logmel(x), labels[idx])
+            gain_db = rng.uniform(-cfg.gain_augment_db, cfg.gain_augment_db, (len(idx), 1)).astype(np.float32)
+            x = (x * torch.from_numpy(10 ** (gain_db / 20))).clamp(-1.0, 1.0)
+        loss = loss_fn(net(x), torch.from_numpy(tr_label[idx]))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -395,12 +491,13 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
     out = Path(out) if out else rayqa_home() / "models" / DETECTOR
     meta = net_mod.save(net, out, {
         "detector": DETECTOR, "train_config": asdict(cfg), "data_sha256": digest, "data_scenes": cfg.items,
-        "train_segments": int(len(train_set["labels"])), "val_segments": int(len(val_set["labels"])),
+        "data_format": DATA_FORMAT, "train_crops": int(len(tr_label)), "train_scenes": int(len(train_scenes)),
+        "val_segments": int(n_val), **({"init_panns": Path(cfg.init_panns).name} if cfg.init_panns else {}),
         "torch": torch.__version__, "python": platform.python_version(), "train_seconds": round(train_s, 1),
     })
     # Metrics of the weights as shipped (float16 on disk), not of the float32 ones in memory.
     shipped, _ = net_mod.load(out)
-    metrics = evaluate_segments(shipped, val_set)
+    metrics = evaluate_segments(shipped, arrays, val_scenes)
     meta["metrics"] = {f"val_{k}": round(v, 4) for k, v in metrics.items() if isinstance(v, float)}
     meta["val_confusion"] = metrics["confusion"]
     (out / net_mod.MODEL_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
@@ -425,6 +522,16 @@ def model_card(meta: dict) -> str:
         return "n/a" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
 
     cm = meta.get("val_confusion") or []
+    aux_text = ("""
+Beside the CNN, `AuxFeatures` computed in the network from the same segment (104 values, batch
+norm, a 128-unit layer, concatenated with `fc1`'s output): the peak power at each of 12
+harmonics of 50 and 60 Hz in a 1 Hz spectrum against its neighbourhood and against the total
+(hum, which 31 Hz STFT bins blur into bass), each 4-mel band's 10th/50th/90th percentile over
+frames (the noise floor: hiss), and the waveform's share of samples near its peak, crest factor
+and click kurtosis (clipping, clicks).""" if meta.get("aux_features") else "")
+    init_text = (f"The trunk started from the published checkpoint `{meta['init_panns']}`; the head and the "
+                 f"auxiliary layers were trained fresh.\n" if meta.get("init_panns") else
+                 "Trained from scratch: no AudioSet weights can be downloaded where it was made.\n")
     rows = "\n".join(f"| {CLASSES[i]} | " + " | ".join(str(v) for v in row) + " |" for i, row in enumerate(cm))
     return f"""# Model card: rayqa-audio_artifacts ({meta['arch']})
 
@@ -437,21 +544,23 @@ Labels one-second mono segments at 32 kHz as {', '.join(f'`{c}`' for c in CLASSE
 A PANNs-style CNN (Kong et al. 2020): torchaudio log-mel front end (n_fft 1024, hop 320, 64 Slaney
 mels, 50-14000 Hz, power in dB), `bn0` over mel bins, the PANNs `{meta['panns_layout']}` layout
 (blocks `conv_block1..`, `fc1`) at width {meta['width']:g} (every channel count scaled by it, to fit the CPU
-training budget), and a 5-class layer `fc_artifacts`. Trained from scratch: no AudioSet weights
-can be downloaded where it was made. `rayqa.nets.audio_artifacts.load_panns_checkpoint` loads the
-trunk of a published PANNs Cnn6/Cnn10/Cnn14 checkpoint into a width-1.0 network of the same layout
-for fine-tuning.
+training budget), and a 5-class layer `fc_artifacts`.{aux_text}
+{init_text}`rayqa train audio_artifacts --init-panns Cnn6_mAP=0.343.pth` (or Cnn10/Cnn14) starts the trunk
+from a published PANNs checkpoint instead (that layout at width 1.0).
 
 ## Data
 Simulated in memory, train-split pristine sources only (see rayqa/simulate/SOURCES.md):
 {meta.get('data_scenes')} scenes of {cfg.get('scene_s')} s (speech, music, noise beds, tones) at source rates 8-48 kHz,
-mono/stereo/5.1, programme peak {cfg.get('level_range_dbfs')} dBFS; runs of 1-3 one-second slots
-clean ({cfg.get('clean_share')} of runs) or with hum (50/60 Hz, 1-6 harmonics, -45..-20 dBFS), hiss
-(white/pink, 5-30 dB SNR), clicks (1-30 per second) or distortion (soft/hard clipping or bit-crush,
-overdrive gain 2-16); {cfg.get('silence_share')} of scenes hold a digitally silent clean slot. Every scene is
-encoded to AAC and decoded by the scan's decoder (32 kHz mono: channels are mixed down).
-{meta.get('train_segments')} training and {meta.get('val_segments')} validation segments (validation: whole scenes held back).
-Training data sha256 `{meta.get('data_sha256')}`. {cfg.get('steps')} steps of {cfg.get('batch')} class-balanced segments,
+mono/stereo/5.1, programme peak {cfg.get('level_range_dbfs')} dBFS, {cfg.get('eq_share')} of them through a random EQ (low
+shelf -6..+15 dB for bass-heavy and bass-light mixes, high shelf, or a 3-12 kHz low-pass); runs of
+1-3 one-second slots clean ({cfg.get('clean_share')} of runs) or with hum (50/60 Hz, 1-6 harmonics, -45..-20
+dBFS), hiss (white/pink, 5-30 dB SNR), clicks (1-30 per second) or distortion (soft/hard clipping
+or bit-crush, overdrive gain 2-16); {cfg.get('silence_share')} of scenes hold a digitally silent clean slot.
+Every scene is encoded to AAC and decoded by the scan's decoder (32 kHz mono: channels are mixed
+down). Training takes one-second crops on a 1/8 s grid that lie inside one class's run (and, for
+clicks, hold a click): {meta.get('train_crops')} crops of {meta.get('train_scenes')} scenes; validation is the {meta.get('val_segments')}
+aligned slots of the other scenes, held back whole.
+Training data sha256 `{meta.get('data_sha256')}`. {cfg.get('steps')} steps of {cfg.get('batch')} class-balanced crops,
 ±{cfg.get('gain_augment_db')} dB level augmentation.
 
 ## Metrics (segments of held-back training scenes; train-split sources)
@@ -477,6 +586,8 @@ beds; recall by defect level, false alarms per hour of clean audio, segments/s) 
 - Steady noise that *is* the programme (a hissy room, rain) and added hiss differ only in
   context the classifier does not have; low-SNR pink hiss on a pink-noise bed is invisible.
 - Segment decisions are independent: a 1 s segment sees no context before or after it.
+- Hum is only looked for at 50 and 60 Hz and their harmonics (the mains); a hum at another
+  frequency is left to the CNN alone.
 - Rerunning the command with the same seed on the same software reproduces the data hash exactly
   (checked by the test suite at toy size) and the weights up to floating-point differences
   between CPUs and thread counts. Stated tolerance: the validation metrics above within 0.02
