@@ -127,18 +127,19 @@ def draw_params(defect: str, rng: np.random.Generator, sample_rate: int, bed: st
 
 
 def inject(audio: np.ndarray, sample_rate: int, defect: str, start_s: float, end_s: float, params: dict,
-           rng: np.random.Generator) -> np.ndarray:
-    """``audio`` with one class's defect over ``[start_s, end_s)`` (rayqa.simulate.audio injectors)."""
+           rng: np.random.Generator) -> tuple[np.ndarray, list]:
+    """``audio`` with one class's defect over ``[start_s, end_s)`` and the injector's labels
+    (rayqa.simulate.audio injectors)."""
     from rayqa.simulate import audio as A
 
     if defect == "hum":
-        return A.add_hum(audio, sample_rate, start_s, end_s, **params)[0]
+        return A.add_hum(audio, sample_rate, start_s, end_s, **params)
     if defect == "hiss":
-        return A.add_hiss(audio, sample_rate, start_s, end_s, params["snr_db"], params["color"], rng=rng)[0]
+        return A.add_hiss(audio, sample_rate, start_s, end_s, params["snr_db"], params["color"], rng=rng)
     if defect == "clicks":
-        return A.add_clicks(audio, sample_rate, start_s, end_s, params["rate_per_s"], rng=rng)[0]
+        return A.add_clicks(audio, sample_rate, start_s, end_s, params["rate_per_s"], rng=rng)
     if defect == "distortion":
-        return A.add_distortion(audio, sample_rate, start_s, end_s, params["kind"], params["gain"])[0]
+        return A.add_distortion(audio, sample_rate, start_s, end_s, params["kind"], params["gain"])
     raise ValueError(defect)
 
 
@@ -212,7 +213,6 @@ def simulate_scene(seed: int, index: int, cfg: dict, split: str = "train") -> di
     """One scene after the AAC round trip: mono at 32 kHz (``n_slots`` seconds), each one-second
     slot's class, the click times (for crops: a crop of a clicks run must hold a click) and provenance."""
     from rayqa.nets.audio_artifacts import SAMPLE_RATE
-    from rayqa.simulate import audio as A
     from rayqa.simulate.labels import SimulationError
     from rayqa.simulate.pristine import audio_scene
 
@@ -240,14 +240,13 @@ def simulate_scene(seed: int, index: int, cfg: dict, split: str = "train") -> di
         params = draw_params(cls, rng, sr, info.get("bed"))
         slot_params[a:b] = [params] * (b - a)
         try:
-            if cls == "clicks":
-                audio, labels = A.add_clicks(audio, sr, float(a), float(b), params["rate_per_s"], rng=rng)
-                clicks.extend(labels[0].details["times_s"])
-            else:
-                audio = inject(audio, sr, cls, float(a), float(b), params, rng)
+            audio, labels = inject(audio, sr, cls, float(a), float(b), params, rng)
         except SimulationError:  # distortion of digital silence: nothing to distort, the run stays clean
             slot_class[a:b] = ["no_defect"] * (b - a)
             slot_params[a:b] = [None] * (b - a)
+            continue
+        if cls == "clicks":
+            clicks.extend(labels[0].details["times_s"])
     mono = aac_roundtrip(audio, sr, SAMPLE_RATE)
     mono = np.pad(mono, (0, max(0, n_slots * SAMPLE_RATE - len(mono))))[:n_slots * SAMPLE_RATE]
     return {"wave": mono.astype(np.float32), "slots": np.asarray([CLASSES.index(c) for c in slot_class], np.int64),
