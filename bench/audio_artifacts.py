@@ -117,7 +117,7 @@ def main() -> int:
     import torch
 
     from rayqa.detectors import build
-    from rayqa.detectors.base import AudioSamples, ItemInfo, Window
+    from rayqa.types import AudioSamples, ItemInfo, Window
     from rayqa.nets import audio_artifacts as net_mod
 
     net, meta = net_mod.load(args.model)

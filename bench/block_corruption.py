@@ -41,7 +41,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rayqa import media  # noqa: E402
-from rayqa.detectors.base import VideoSpec  # noqa: E402
+from rayqa.types import VideoSpec  # noqa: E402
 from rayqa.nets import block_corruption as net_mod  # noqa: E402
 from rayqa.train.block_corruption import INPUT_H, INPUT_W, auc, frame_masks  # noqa: E402
 

@@ -14,14 +14,6 @@ import pyarrow.parquet as pq
 
 REQUIRED = ("item_id", "uri")
 OPTIONAL = ("captions_uri",)
-# Columns the item summary writes itself; a manifest column of the same name passes through
-# with a ``manifest_`` prefix.
-SUMMARY_COLUMNS = (
-    "run_id", "item_id", "uri", "status", "error", "duration_s", "fps", "width", "height", "has_audio",
-    "n_findings", "av_sync_verdict", "av_offset_ms", "wall_s",
-)
-
-
 class ManifestError(ValueError):
     """The manifest is refused; the message names the problem and the rows."""
 
@@ -105,7 +97,10 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
     else:
         df["captions_uri"] = None
 
-    renames = {c: f"manifest_{c}" for c in df.columns if c in SUMMARY_COLUMNS and c not in REQUIRED}
+    from rayqa.columns import item_column_names
+
+    summary = set(item_column_names())
+    renames = {c: f"manifest_{c}" for c in df.columns if c in summary and c not in REQUIRED + OPTIONAL}
     return df.rename(columns=renames).reset_index(drop=True)
 
 

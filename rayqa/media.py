@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 import av
 import numpy as np
 
-from rayqa.detectors.base import AudioSamples, AudioSpec, Damage, ItemInfo, VideoFrames, VideoSpec, Window
+from rayqa.types import AudioSamples, AudioSpec, Damage, ItemInfo, VideoFrames, VideoSpec, Window
 
 # A window's decode starts this long before it, so that audio interleaved ahead of the
 # video keyframe is not lost after a seek.

@@ -20,37 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from rayqa import faults
-
-FINDINGS_SCHEMA = pa.schema([
-    ("run_id", pa.string()),
-    ("item_id", pa.string()),
-    ("detector", pa.string()),
-    ("defect", pa.string()),
-    ("start_s", pa.float64()),
-    ("end_s", pa.float64()),
-    ("score", pa.float32()),
-    ("model", pa.string()),
-    ("model_version", pa.string()),
-    ("details", pa.string()),
-])
-
-ITEMS_SCHEMA = pa.schema([
-    ("run_id", pa.string()),
-    ("item_id", pa.string()),
-    ("uri", pa.string()),
-    ("status", pa.string()),
-    ("error", pa.string()),
-    ("duration_s", pa.float64()),
-    ("fps", pa.float64()),
-    ("width", pa.int32()),
-    ("height", pa.int32()),
-    ("has_audio", pa.bool_()),
-    ("n_findings", pa.int32()),
-    ("av_sync_verdict", pa.string()),
-    ("av_offset_ms", pa.float64()),
-    ("wall_s", pa.float64()),
-])
-
+from rayqa.columns import FINDINGS_SCHEMA, items_schema
 
 def _atomic_write(table: pa.Table, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
@@ -64,7 +34,7 @@ class OutputDir:
         self.findings_dir = self.root / "findings"
         self.items_dir = self.root / "items"
         self.passthrough_schema = passthrough_schema or pa.schema([])
-        self.items_schema = pa.schema(list(ITEMS_SCHEMA) + list(self.passthrough_schema))
+        self.items_schema = pa.schema(list(items_schema()) + list(self.passthrough_schema))
 
     def prepare(self, rescan: bool) -> set[str]:
         """Create the folders; with ``rescan`` empty them. Returns the item ids already done."""

@@ -26,9 +26,11 @@ from pathlib import Path
 import pandas as pd
 
 from rayqa import __version__
+from rayqa.columns import summary_row
 from rayqa.config import ScanConfig
 from rayqa.detectors import build, parse_names
-from rayqa.detectors.base import Detector, Hit, ItemInfo
+from rayqa.detectors.base import Detector
+from rayqa.types import Hit, ItemInfo
 from rayqa.manifest import passthrough_columns, read_manifest
 from rayqa.output import OutputDir, passthrough_schema
 from rayqa.stages import DecodeStage, DetectStage, hits_of, input_specs, plan_item, to_frame
@@ -103,23 +105,6 @@ def item_columns(detectors: dict[str, Detector], hits: list[tuple[str, "Hit"]]) 
     for name, det in detectors.items():
         cols.update(det.summarise(by_det.get(name, [])))
     return cols
-
-
-def summary_row(run_id: str, item_id: str, uri: str, info: ItemInfo | None, error: str | None, n_findings: int,
-                wall_s: float, columns: dict | None = None) -> dict:
-    """One item's row of the items schema (pass-through manifest columns are the caller's);
-    ``columns`` are what the detectors decided for the item (:func:`item_columns`)."""
-    row = {
-        "run_id": run_id, "item_id": item_id, "uri": uri,
-        "status": "failed" if error else "ok", "error": error,
-        "duration_s": info.duration_s if info else None, "fps": info.fps if info else None,
-        "width": info.width if info else None, "height": info.height if info else None,
-        "has_audio": info.has_audio if info else None, "n_findings": n_findings,
-        "av_sync_verdict": None, "av_offset_ms": None, "wall_s": round(wall_s, 4),
-    }
-    if columns and not error:
-        row.update(columns)
-    return row
 
 
 @dataclass

@@ -51,7 +51,7 @@ def _safe_name(name: str | None) -> str:
 
 def _only(window, det):
     """The part of a decoded window one detector needs (less to ship to its replica)."""
-    from rayqa.detectors.base import Window
+    from rayqa.types import Window
 
     keep_v = {det.video.key: window.video[det.video.key]} if det.video is not None else {}
     keep_a = {det.audio.key: window.audio[det.audio.key]} if det.audio is not None else {}
@@ -259,7 +259,7 @@ class Api:
             stage = DetectStage(dsp, self.s["overrides"], drop_media=False)
             rows = await asyncio.to_thread(stage.detect_rows, rows)
             timing["dsp"] = round((time.perf_counter() - t) * 1000, 1)
-        from rayqa.detectors.base import ItemInfo
+        from rayqa.types import ItemInfo
 
         info = ItemInfo.from_json(rows[0]["info"])
         models = {n: {"model": "dsp", "version": self.detectors[n].model_version} for n in dsp}

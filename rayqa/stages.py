@@ -16,7 +16,8 @@ import pandas as pd
 
 from rayqa import faults, media
 from rayqa.detectors import build
-from rayqa.detectors.base import AudioSpec, Detector, Hit, ItemInfo, VideoSpec, Window
+from rayqa.detectors.base import Detector
+from rayqa.types import AudioSpec, Hit, ItemInfo, VideoSpec, Window
 
 ROW_COLUMNS = ("item_id", "uri", "info", "window_index", "n_windows", "t0", "t1", "media", "hits", "error", "work_s")
 

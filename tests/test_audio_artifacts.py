@@ -13,7 +13,7 @@ from conftest import REPO, write_manifest
 from rayqa.cli import main
 from rayqa.detectors import build
 from rayqa.detectors.audio_artifacts import segment_starts
-from rayqa.detectors.base import AudioSamples, ItemInfo, Window
+from rayqa.types import AudioSamples, ItemInfo, Window
 from rayqa.nets import audio_artifacts as net_mod
 from rayqa.pipeline import run_scan
 from rayqa.registry import ModelRegistry, RegistryError

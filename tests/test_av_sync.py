@@ -13,7 +13,7 @@ import pytest
 from conftest import REPO, write_manifest
 from rayqa import media
 from rayqa.detectors.av_sync import AvSync
-from rayqa.detectors.base import Hit
+from rayqa.types import Hit
 from rayqa.simulate.audio import shift_audio
 from rayqa.simulate.avtied import tied_scene, untied_scene
 from rayqa.synth import ClipSpec, encode, write_clip

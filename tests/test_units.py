@@ -10,7 +10,8 @@ from rayqa import media
 from rayqa.config import ConfigError, ScanConfig
 from rayqa.detectors import build
 from rayqa.detectors.audio_silence import block_peak_db
-from rayqa.detectors.base import AudioSamples, Hit, ItemInfo, VideoFrames, Window, runs
+from rayqa.detectors.base import runs
+from rayqa.types import AudioSamples, Hit, ItemInfo, VideoFrames, Window
 from rayqa.detectors.black_frames import black_ratio
 from rayqa.detectors.video_freeze import frame_differences
 from rayqa.stages import DetectStage, _contiguous_groups
@@ -170,7 +171,7 @@ def test_luma_is_full_range_for_limited_range_video(tmp_path):
     """A mid-gray and a white picture decode to their full-range luma (no wrap-around)."""
     import av
 
-    from rayqa.detectors.base import VideoSpec
+    from rayqa.types import VideoSpec
 
     path = tmp_path / "gray.mp4"
     with av.open(str(path), "w") as c:

@@ -23,7 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from rayqa.detectors.base import AudioSpec, Detector, Hit, ItemInfo, Window
+from rayqa.detectors.base import Detector
+from rayqa.types import AudioSpec, Hit, ItemInfo, Window
 
 CLASSES = ("no_defect", "hum", "hiss", "distortion", "clicks")
 DEFECT_OF_CLASS = {"hum": "audio_hum", "hiss": "audio_hiss", "distortion": "audio_distortion", "clicks": "audio_clicks"}

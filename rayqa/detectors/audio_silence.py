@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rayqa.detectors.base import AudioSpec, Detector, Hit, ItemInfo, Window, runs
+from rayqa.detectors.base import Detector, runs
+from rayqa.types import AudioSpec, Hit, ItemInfo, Window
 
 
 def block_peak_db(samples: np.ndarray, block: int) -> np.ndarray:

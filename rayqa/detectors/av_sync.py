@@ -39,7 +39,8 @@ from typing import Any
 
 import numpy as np
 
-from rayqa.detectors.base import AudioSpec, Detector, Hit, ItemInfo, VideoSpec, Window
+from rayqa.detectors.base import Detector
+from rayqa.types import AudioSpec, Column, Hit, ItemInfo, VideoSpec, Window
 
 VERDICTS = ("in_sync", "out_of_sync", "inconclusive")
 SYNCNET_FILE = "syncnet_v2.model"
@@ -54,6 +55,10 @@ class AvSync(Detector):
     segment_s = 4.0
     video = VideoSpec(fps=25.0, width=320, height=180, gray=False)
     audio = AudioSpec(sample_rate=16000, mono=True)
+    item_columns = (
+        Column("av_sync_verdict", "string", "in_sync / out_of_sync / inconclusive; null where av_sync did not run"),
+        Column("av_offset_ms", "float64", "median offset of the verdict's fragments, positive when sound is late"),
+    )
     defaults = {
         "fragment_s": 4.0,  # fragment length; must divide decode.window_s
         "min_fragment_s": 1.0,  # shorter pieces (between cuts) are inconclusive

@@ -8,120 +8,11 @@ The scan's actor pools and the HTTP service call the same class.
 from __future__ import annotations
 
 import dataclasses
-import json
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
-
-@dataclass(frozen=True)
-class VideoSpec:
-    """Frames sampled at ``fps`` and scaled to ``width`` x ``height`` (gray or RGB)."""
-
-    fps: float
-    width: int
-    height: int
-    gray: bool = True
-
-    @property
-    def key(self) -> str:
-        return f"video_{self.fps:g}fps_{self.width}x{self.height}_{'gray' if self.gray else 'rgb'}"
-
-
-@dataclass(frozen=True)
-class AudioSpec:
-    """Audio resampled to ``sample_rate``; mono mixes all channels down."""
-
-    sample_rate: int
-    mono: bool = True
-
-    @property
-    def key(self) -> str:
-        return f"audio_{self.sample_rate}hz_{'mono' if self.mono else 'multi'}"
-
-
-@dataclass
-class VideoFrames:
-    times_s: np.ndarray  # presentation time of each frame, seconds from the item's start
-    frames: np.ndarray  # uint8, (N, H, W) gray or (N, H, W, 3) RGB
-    frame_indices: np.ndarray  # index of each frame in the stream at its native rate
-
-
-@dataclass
-class AudioSamples:
-    start_s: float
-    sample_rate: int
-    samples: np.ndarray  # float32 in [-1, 1], shape (channels, N)
-
-
-@dataclass
-class Damage:
-    """A place where the decoder reported damage, or gave up."""
-
-    start_s: float
-    end_s: float
-    stream: str  # "video" / "audio"
-    decoder: str  # which decoder saw it ("pyav", "decord")
-    message: str
-    gave_up: bool = False
-
-
-@dataclass
-class Window:
-    """One decoded span ``[t0, t1)`` of an item: everything a detector sees."""
-
-    item_id: str
-    t0: float
-    t1: float
-    video: dict[str, VideoFrames] = field(default_factory=dict)
-    audio: dict[str, AudioSamples] = field(default_factory=dict)
-    damage: list[Damage] = field(default_factory=list)
-    decoder: str = ""  # who produced the frames ("decord", or "pyav" after a fallback)
-
-
-@dataclass
-class Hit:
-    """A raw span a detector saw in one window, before the item-level merge."""
-
-    defect: str
-    start_s: float
-    end_s: float
-    score: float
-    details: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_json(cls, d: dict) -> "Hit":
-        return cls(**d)
-
-
-@dataclass
-class ItemInfo:
-    """What probing the container told us about an item."""
-
-    duration_s: float
-    has_video: bool
-    has_audio: bool
-    fps: float | None = None
-    width: int | None = None
-    height: int | None = None
-    video_duration_s: float | None = None
-    audio_duration_s: float | None = None
-    audio_sample_rate: int | None = None
-    audio_channels: int | None = None
-    video_codec: str | None = None
-    audio_codec: str | None = None
-    container: str | None = None
-
-    def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self))
-
-    @classmethod
-    def from_json(cls, s: str) -> "ItemInfo":
-        return cls(**json.loads(s))
+from rayqa.types import AudioSpec, Column, Hit, ItemInfo, VideoSpec, Window
 
 
 class Detector:
@@ -140,6 +31,8 @@ class Detector:
     experimental: ClassVar[bool] = False
     # Parameters with documented defaults; a config's [detectors.<name>] table overrides them.
     defaults: ClassVar[dict[str, Any]] = {}
+    # Item-summary columns this detector fills from :meth:`summarise` (null where it did not run).
+    item_columns: ClassVar[tuple[Column, ...]] = ()
 
     def __init__(self, **params: Any):
         unknown = set(params) - set(self.defaults)
@@ -246,7 +139,7 @@ class Detector:
     def summarise(self, hits: list[Hit]) -> dict[str, Any]:
         """Item-summary columns this detector decides from all of an item's hits (its raw hits, not
         the merged events), e.g. ``av_sync_verdict`` / ``av_offset_ms``. Default: none. Columns
-        must exist in :data:`rayqa.output.ITEMS_SCHEMA`."""
+        must be declared in :attr:`item_columns`."""
         return {}
 
     def combine_details(self, kept: dict, other: dict) -> dict:

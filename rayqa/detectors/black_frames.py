@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from rayqa.detectors.base import Detector, Hit, ItemInfo, VideoSpec, Window, runs
+from rayqa.detectors.base import Detector, runs
+from rayqa.types import Hit, ItemInfo, VideoSpec, Window
 
 
 def black_ratio(frames: np.ndarray, pixel_threshold: float) -> np.ndarray:

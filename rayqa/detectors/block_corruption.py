@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from rayqa.detectors.base import Detector, Hit, ItemInfo, VideoSpec, Window
+from rayqa.detectors.base import Detector
+from rayqa.types import Hit, ItemInfo, VideoSpec, Window
 
 DECISIONS = ("area_ratio", "learned")
 

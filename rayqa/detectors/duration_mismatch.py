@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from rayqa.detectors.base import Detector, Hit, ItemInfo
+from rayqa.detectors.base import Detector
+from rayqa.types import Hit, ItemInfo
 
 
 class DurationMismatch(Detector):

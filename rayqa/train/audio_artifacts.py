@@ -146,7 +146,7 @@ def inject(audio: np.ndarray, sample_rate: int, defect: str, start_s: float, end
 def aac_roundtrip(audio: np.ndarray, sample_rate: int, out_rate: int = 32000) -> np.ndarray:
     """Encode to AAC in MP4 and decode it the way the scan does (mono at ``out_rate``); (N,) float32."""
     from rayqa import media
-    from rayqa.detectors.base import AudioSpec
+    from rayqa.types import AudioSpec
     from rayqa.synth import encode
 
     with tempfile.TemporaryDirectory(prefix="rayqa-aa-") as tmp:

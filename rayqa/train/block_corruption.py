@@ -125,7 +125,7 @@ def frame_masks(folder: Path, item_id: str, times: np.ndarray, shape_hw: tuple[i
 def decode_item(folder: str, item_id: str, uri: str, seed: int, n_damaged: int, n_clean: int) -> dict:
     """Decode one item as the scan would and keep a sample of its frames with their masks."""
     from rayqa import media
-    from rayqa.detectors.base import VideoSpec
+    from rayqa.types import VideoSpec
 
     folder = Path(folder)
     path = str(folder / uri)

@@ -1,0 +1,136 @@
+"""The value types every part of rayqa shares: what a detector asks for (:class:`VideoSpec`,
+:class:`AudioSpec`), what decoding gives it (:class:`Window` of :class:`VideoFrames` and
+:class:`AudioSamples`, :class:`Damage`), what probing says (:class:`ItemInfo`), what a detector
+returns (:class:`Hit`) and the item-summary columns a detector declares (:class:`Column`).
+
+Plain data, no behaviour beyond (de)serialisation: media, detectors, the runner, the scan, the
+service and training all import these, and none of them imports another for its types.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class VideoSpec:
+    """Frames sampled at ``fps`` and scaled to ``width`` x ``height`` (gray or RGB)."""
+
+    fps: float
+    width: int
+    height: int
+    gray: bool = True
+
+    @property
+    def key(self) -> str:
+        return f"video_{self.fps:g}fps_{self.width}x{self.height}_{'gray' if self.gray else 'rgb'}"
+
+
+@dataclass(frozen=True)
+class AudioSpec:
+    """Audio resampled to ``sample_rate``; mono mixes all channels down."""
+
+    sample_rate: int
+    mono: bool = True
+
+    @property
+    def key(self) -> str:
+        return f"audio_{self.sample_rate}hz_{'mono' if self.mono else 'multi'}"
+
+
+@dataclass
+class VideoFrames:
+    times_s: np.ndarray  # presentation time of each frame, seconds from the item's start
+    frames: np.ndarray  # uint8, (N, H, W) gray or (N, H, W, 3) RGB
+    frame_indices: np.ndarray  # index of each frame in the stream at its native rate
+
+
+@dataclass
+class AudioSamples:
+    start_s: float
+    sample_rate: int
+    samples: np.ndarray  # float32 in [-1, 1], shape (channels, N)
+
+
+@dataclass
+class Damage:
+    """A place where the decoder reported damage, or gave up."""
+
+    start_s: float
+    end_s: float
+    stream: str  # "video" / "audio"
+    decoder: str  # which decoder saw it ("pyav", "decord")
+    message: str
+    gave_up: bool = False
+
+
+@dataclass
+class Window:
+    """One decoded span ``[t0, t1)`` of an item: everything a detector sees."""
+
+    item_id: str
+    t0: float
+    t1: float
+    video: dict[str, VideoFrames] = field(default_factory=dict)
+    audio: dict[str, AudioSamples] = field(default_factory=dict)
+    damage: list[Damage] = field(default_factory=list)
+    decoder: str = ""  # who produced the frames ("decord", or "pyav" after a fallback)
+
+
+@dataclass
+class Hit:
+    """A raw span a detector saw in one window, before the item-level merge."""
+
+    defect: str
+    start_s: float
+    end_s: float
+    score: float
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Hit":
+        return cls(**d)
+
+
+@dataclass
+class ItemInfo:
+    """What probing the container told us about an item."""
+
+    duration_s: float
+    has_video: bool
+    has_audio: bool
+    fps: float | None = None
+    width: int | None = None
+    height: int | None = None
+    video_duration_s: float | None = None
+    audio_duration_s: float | None = None
+    audio_sample_rate: int | None = None
+    audio_channels: int | None = None
+    video_codec: str | None = None
+    audio_codec: str | None = None
+    container: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @classmethod
+    def from_json(cls, s: str) -> "ItemInfo":
+        return cls(**json.loads(s))
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of an output table: its name, its Arrow type name (``string``, ``float64``,
+    ``float32``, ``int32``, ``bool``) and what it means."""
+
+    name: str
+    type: str
+    doc: str = ""
