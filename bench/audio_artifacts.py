@@ -41,6 +41,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from rayqa.loading import load_detector  # noqa: E402
 from rayqa.train.audio_artifacts import CLASSES, balanced_accuracy, confusion, simulate_scene  # noqa: E402
 
 SR = 32000
@@ -191,7 +192,7 @@ def main() -> int:
     n_clean = max(1, int(round(args.clean_minutes * 60 / 30)))
     started = time.perf_counter()
     clean_scenes = simulate(args.seed + 1000, n_clean, 30, True, args.workers)
-    det.load(args.model)
+    load_detector(det, args.model)
     single = build(["audio_artifacts"], {"audio_artifacts": {"min_duration_s": 0.0}})[0]  # one segment is enough
     alarms, seconds, kinds, single_alarms = [], 0.0, {}, 0
     for i, s in enumerate(clean_scenes):

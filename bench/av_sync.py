@@ -87,6 +87,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     from rayqa.detectors.av_sync import AvSync
+    from rayqa.loading import load_detector
 
     params = {}
     if args.max_sound_early_ms is not None:
@@ -94,7 +95,7 @@ def main(argv=None) -> int:
     if args.max_sound_late_ms is not None:
         params["max_sound_late_ms"] = args.max_sound_late_ms
     det = AvSync(**params)
-    det.load(Path(__file__).resolve().parent.parent / "models" / "av_sync")
+    load_detector(det, Path(__file__).resolve().parent.parent / "models" / "av_sync")
     early, late = det.params["max_sound_early_ms"], det.params["max_sound_late_ms"]
 
     out = Path(args.out or tempfile.mkdtemp(prefix="av_sync_bench-"))

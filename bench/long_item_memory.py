@@ -1,12 +1,14 @@
 """Memory of one long item against a short one, measured in the same run.
 
-    .venv/bin/python bench/long_item_memory.py [--minutes 120] [--short-minutes 5]
+    .venv/bin/python bench/long_item_memory.py [--minutes 120] [--short-minutes 5] [--no-service]
 
 Writes a long H.264/AAC item (default 2 hours, 160x90 at 25 fps so the encode is quick; decoding
 cost per window is what matters, not the picture size) and a short one, scans each alone and prints
-the peak resident memory of the driver and of all Ray workers together, and the ratio long/short.
-Windows are decoded per batch and the driver holds only items in flight, so the ratio should stay
-near 1 however long the item is.
+the peak resident memory of the driver, of all Ray workers together and of the largest single
+worker, and the ratio long/short. Then the same two files are scored by the HTTP service
+(``POST /v1/score`` with their uri, the default detectors) and the largest process's peak is
+printed the same way: the service streams a file's windows a batch at a time as the scan does, so
+each process should stay under 2 GB however long the item is.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rayqa.memwatch import PeakMemory  # noqa: E402
-from rayqa.pipeline import ensure_ray, run_scan  # noqa: E402
+from rayqa.pipeline import run_scan  # noqa: E402
+from rayqa.raytools import ensure_ray  # noqa: E402
 from rayqa.synth import ClipSpec, write_clip  # noqa: E402
 
 
@@ -38,11 +41,23 @@ def scan_one(path: Path, work: Path, name: str) -> tuple[float, float, float]:
     return wall, mem.workers_total / 2**20, mem.driver / 2**20
 
 
+def score_one(url: str, path: Path) -> tuple[float, float, float, int]:
+    import requests
+
+    with PeakMemory() as mem:
+        t = time.perf_counter()
+        r = requests.post(f"{url}/v1/score", json={"uri": str(path)}, timeout=3600)
+        wall = time.perf_counter() - t
+    assert r.status_code == 200, (r.status_code, r.text[:300])
+    return wall, mem.workers_total / 2**20, mem.worker / 2**20, len(r.json()["findings"])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=120.0)
     ap.add_argument("--short-minutes", type=float, default=5.0)
     ap.add_argument("--workdir", default=None)
+    ap.add_argument("--no-service", action="store_true", help="measure the batch scan only")
     args = ap.parse_args()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="rayqa-longbench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -67,6 +82,25 @@ def main() -> None:
         print(f"{name:5s} {minutes:6.1f} min  wall {wall:7.1f} s  ({minutes * 60 / wall:6.1f} content-s/s)  "
               f"Ray workers peak {workers:6.0f} MiB  driver peak {driver:5.0f} MiB")
     print(f"worker memory long/short = {rows['long'][1] / rows['short'][1]:.2f} (flat when near 1)")
+    if args.no_service:
+        return
+    from ray import serve
+
+    from rayqa.serve import deploy
+
+    os.environ["RAYQA_ALLOWED_ROOTS"] = str(work)
+    url = deploy(port=8765)
+    try:
+        score_one(url, items["short"])  # replica start-up is not what we measure
+        served = {name: score_one(url, path) for name, path in items.items()}
+    finally:
+        serve.shutdown()
+    for name, (wall, total, largest, n) in served.items():
+        minutes = args.minutes if name == "long" else args.short_minutes
+        print(f"service {name:5s} {minutes:6.1f} min  wall {wall:7.1f} s  Ray workers peak {total:6.0f} MiB  "
+              f"largest process {largest:6.0f} MiB  findings {n}")
+    print(f"service largest process long/short = {served['long'][2] / served['short'][2]:.2f}; "
+          f"under 2 GB: {served['long'][2] < 2048}")
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ def main() -> None:
     from ray import serve
 
     from rayqa.config import ScanConfig
-    from rayqa.pipeline import ensure_ray
+    from rayqa.raytools import ensure_ray
     from rayqa.serve import deploy
 
     work = Path(tempfile.mkdtemp(prefix="rayqa-serve-bench-"))

@@ -26,7 +26,10 @@ def add_scan_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=None, help="TOML file overriding thresholds and resources")
     p.add_argument("--address", default=None,
                    help="Ray cluster address ('auto' for a running cluster; default: RAY_ADDRESS or a local Ray)")
-    p.add_argument("--rescan", action="store_true", help="start over instead of resuming")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument("--rescan", action="store_true", help="start over instead of resuming")
+    again.add_argument("--retry-failed", action="store_true",
+                       help="resume, and scan the items that failed before again (e.g. after fixing their files)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,7 +203,7 @@ def cmd_scan(args) -> int:
 
     cfg = ScanConfig.load(args.config)
     result = run_scan(args.manifest, args.output, detectors=args.detectors, config=cfg, address=args.address,
-                      rescan=args.rescan)
+                      rescan=args.rescan, retry_failed=args.retry_failed)
     print_summary(result)
     return EXIT_OK
 
@@ -259,6 +262,7 @@ def _register_folder(reg, detector: str, folder: Path, promote: bool) -> int:
     """A user's model folder (e.g. av_sync with the original syncnet_v2.model) into the registry:
     refused unless the detector loads it."""
     from rayqa.detectors import REGISTRY, UnknownDetector
+    from rayqa.loading import verify
     from rayqa.registry import RegistryError
 
     if detector not in REGISTRY or REGISTRY[detector].pool != "model":
@@ -268,7 +272,7 @@ def _register_folder(reg, detector: str, folder: Path, promote: bool) -> int:
         raise FileNotFoundError(f"not found: {folder / 'model.json'} (a model folder holds model.json and its weights)")
     det = REGISTRY[detector]()
     try:
-        det.verify(folder)
+        verify(det, folder)
     except RegistryError:
         raise
     except Exception as e:
@@ -288,25 +292,50 @@ def cmd_detectors(args) -> int:
     return EXIT_OK
 
 
+def port_free(host: str, port: int) -> bool:
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def cmd_serve(args) -> int:
+    import signal
     import time
 
-    from rayqa.config import ScanConfig
-    from rayqa.pipeline import ensure_ray
-    from rayqa.serve import deploy
+    from rayqa.config import ConfigError, ScanConfig
+    from rayqa.raytools import ensure_ray
+    from rayqa.serve import deploy, settings_from_env
 
     cfg = ScanConfig.load(args.config)
+    settings_from_env(cfg)  # bad environment values are refused before Ray starts
+    if not 0 < args.port < 65536:
+        raise ConfigError(f"--port must be in 1..65535, not {args.port}")
+    if not port_free(args.host, args.port):
+        raise ConfigError(f"port {args.port} on {args.host} is in use (another rayqa serve or program); "
+                          "stop it or choose another with --port")
     ensure_ray(args.address)
     url = deploy(cfg, host=args.host, port=args.port, detectors=args.detectors)
     print(f"rayqa serving on {url} (docs: {url}/docs); POST {url}/v1/score", flush=True)
     if args.detach:
         return EXIT_OK
+
+    def stop(signum, frame):  # SIGTERM (a service manager, kill): a clean stop, not a stack dump
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
     try:
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:
         from ray import serve
 
+        print("rayqa: stopping the service", file=sys.stderr, flush=True)
         serve.shutdown()
     return EXIT_OK
 
@@ -330,6 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     from rayqa.config import ConfigError
     from rayqa.detectors import UnknownDetector
     from rayqa.manifest import ManifestError
+    from rayqa.output import ScanMismatch
     from rayqa.registry import RegistryError
     from rayqa.simulate.labels import SimulationError
 
@@ -352,7 +382,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_train(args)
         if args.command == "serve":
             return cmd_serve(args)
-    except (ManifestError, UnknownDetector, ConfigError, RegistryError, FileNotFoundError, SimulationError) as e:
+    except (ManifestError, UnknownDetector, ConfigError, RegistryError, FileNotFoundError, SimulationError,
+            ScanMismatch) as e:
         print(f"rayqa: refused: {e}", file=sys.stderr)
         return EXIT_REFUSED
     except KeyboardInterrupt:

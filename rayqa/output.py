@@ -22,6 +22,13 @@ import pyarrow.parquet as pq
 from rayqa import faults
 from rayqa.columns import FINDINGS_SCHEMA, items_schema
 
+SCAN_FILE = "scan.json"  # the detectors and parameters a scan folder was made with
+
+
+class ScanMismatch(ValueError):
+    """A resume whose detectors or parameters differ from the scan already in the folder."""
+
+
 def _atomic_write(table: pa.Table, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     pq.write_table(table, tmp)
@@ -36,17 +43,55 @@ class OutputDir:
         self.passthrough_schema = passthrough_schema or pa.schema([])
         self.items_schema = pa.schema(list(items_schema()) + list(self.passthrough_schema))
 
-    def prepare(self, rescan: bool) -> set[str]:
-        """Create the folders; with ``rescan`` empty them. Returns the item ids already done."""
+    def check_resumable(self, scan: dict) -> None:
+        """Refuse to resume a scan made with other detectors or parameters (its done items would
+        silently keep the old ones' findings). ``scan``: what :meth:`prepare` records in scan.json."""
+        path = self.root / SCAN_FILE
+        if not path.is_file() or not self.done_items():
+            return
+        try:
+            before = json.loads(path.read_text())
+        except ValueError:
+            raise ScanMismatch(f"{path} is not valid JSON; use --rescan to start the scan over") from None
+        diffs = [k for k in sorted(set(scan) | set(before)) if before.get(k) != scan.get(k)]
+        if diffs:
+            what = []
+            for k in diffs:
+                if k == "detectors":
+                    what.append(f"detectors {','.join(before.get(k) or [])} → {','.join(scan.get(k) or [])}")
+                elif k == "params":
+                    changed = sorted(n for n in set(before.get(k, {})) | set(scan.get(k, {}))
+                                     if before.get(k, {}).get(n) != scan.get(k, {}).get(n))
+                    what.append(f"parameters of {', '.join(changed)}")
+                else:
+                    what.append(f"{k} {before.get(k)!r} → {scan.get(k)!r}")
+            raise ScanMismatch(
+                f"{self.root} holds a scan made with other settings ({'; '.join(what)}); resuming would mix "
+                "findings of both. Use --rescan to scan every item again with the new settings, another --output "
+                "for a separate scan, or the original settings to resume (--retry-failed also rescans its failed items)")
+
+    def prepare(self, rescan: bool, scan: dict | None = None, retry_failed: bool = False) -> set[str]:
+        """Create the folders; with ``rescan`` empty them; with ``retry_failed`` forget the failed
+        items' summaries so they are scanned again. Records ``scan`` (detectors, parameters) in
+        scan.json. Returns the item ids already done."""
         if rescan:
             for d in (self.findings_dir, self.items_dir):
                 shutil.rmtree(d, ignore_errors=True)
             (self.root / "run.json").unlink(missing_ok=True)
+            (self.root / SCAN_FILE).unlink(missing_ok=True)
+        elif scan is not None:
+            self.check_resumable(scan)
         self.findings_dir.mkdir(parents=True, exist_ok=True)
         self.items_dir.mkdir(parents=True, exist_ok=True)
         for d in (self.findings_dir, self.items_dir):
             for tmp in d.glob(".*.tmp"):
                 tmp.unlink()
+        if scan is not None:
+            tmp = self.root / f".{SCAN_FILE}.tmp"
+            tmp.write_text(json.dumps(scan, indent=2, sort_keys=True, default=str) + "\n")
+            os.replace(tmp, self.root / SCAN_FILE)
+        if retry_failed:
+            self.forget_failed()
         done = self.done_items()
         # Findings count only for items that have a summary: drop the rest (a part written just
         # before a kill, or an item whose summary was deleted to have it scanned again).
@@ -60,6 +105,22 @@ class OutputDir:
                 else:
                     p.unlink()
         return done
+
+    def forget_failed(self) -> int:
+        """Drop the summaries of failed items (atomically, part by part); returns how many."""
+        n = 0
+        for p in sorted(self.items_dir.glob("part-*.parquet")):
+            table = pq.read_table(p)
+            failed = pc.equal(table.column("status"), "failed")
+            k = pc.sum(failed).as_py() or 0
+            if k:
+                kept = table.filter(pc.invert(failed))
+                if kept.num_rows:
+                    _atomic_write(kept, p)
+                else:
+                    p.unlink()
+                n += k
+        return n
 
     def done_items(self) -> set[str]:
         parts = sorted(self.items_dir.glob("part-*.parquet"))

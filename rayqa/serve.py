@@ -5,19 +5,17 @@
                └──▶ one LearnedDetector deployment per learned detector: @serve.batch gathers the
                     windows of concurrent requests into shared forward passes (GPU when present)
 
-Every piece is the scan's own: windows are planned by :func:`rayqa.stages.plan_item`, decoded by
-:class:`rayqa.stages.DecodeStage`, the signal-processing detectors run through
-:class:`rayqa.stages.DetectStage`, learned ones through the same detector classes, and hits merge
-into rows by :func:`rayqa.pipeline.finding_rows`: a file scored here gets the findings a scan
-gives it. Model versions are resolved from the registry when the app is deployed and written into
-every response; deploying again after ``rayqa models promote`` rolls the learned deployments over
+Every piece is the scan's own: the Ray-free item runner (:mod:`rayqa.runner`) plans the file,
+decodes it a batch of windows at a time (so a long file is held a batch at a time, as in the scan),
+runs the signal-processing detectors on each batch and sends each learned detector its part of the
+batch; hits merge into the same rows (:mod:`rayqa.columns`) a scan writes. Model versions are
+resolved from the registry when the app is deployed and written into every response; deploying again after ``rayqa models promote`` rolls the learned deployments over
 to the new version while requests in flight finish on the old replicas.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import hmac
 import json
 import os
@@ -34,10 +32,21 @@ from fastapi.responses import JSONResponse
 from ray import serve
 
 from rayqa import __version__
+from rayqa.columns import to_json
 
 API = FastAPI(title="rayqa", version=__version__,
               description="Audiovisual defect detectors over HTTP: POST a file (or an allowed uri) to /v1/score.")
 MAX_JSON_BYTES = 1 << 20
+
+
+@API.exception_handler(Exception)
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """Every 5xx says why in JSON, as every 4xx does (the server's paths left out)."""
+    import traceback
+
+    traceback.print_exception(exc)  # the replica's log keeps the whole story
+    return JSONResponse({"detail": f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"},
+                        status_code=500)
 
 
 class _TooLarge(Exception):
@@ -49,13 +58,11 @@ def _safe_name(name: str | None) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", base)[:200] or "upload"
 
 
-def _only(window, det):
-    """The part of a decoded window one detector needs (less to ship to its replica)."""
-    from rayqa.types import Window
-
-    keep_v = {det.video.key: window.video[det.video.key]} if det.video is not None else {}
-    keep_a = {det.audio.key: window.audio[det.audio.key]} if det.audio is not None else {}
-    return Window(window.item_id, window.t0, window.t1, keep_v, keep_a, list(window.damage), window.decoder)
+def _public(message: str, path: Path, item_id: str) -> str:
+    """A media error as the client may see it: the server's own paths replaced by the item's name."""
+    for secret in sorted({str(path), str(path.parent)}, key=len, reverse=True):
+        message = message.replace(secret, item_id if secret == str(path) else "<upload>")
+    return message
 
 
 @serve.deployment
@@ -65,9 +72,9 @@ class LearnedDetector:
     def __init__(self, name: str, params: dict, resolved, max_batch_size: int, batch_wait_timeout_s: float,
                  use_gpu: bool):
         from rayqa.detectors import build
+        from rayqa.loading import load_detector
 
-        self.det = build([name], {name: params})[0]
-        self.det.load(resolved, device="cuda" if use_gpu else "cpu")
+        self.det = load_detector(build([name], {name: params})[0], resolved, device="cuda" if use_gpu else "cpu")
         self.score.set_max_batch_size(max_batch_size)
         self.score.set_batch_wait_timeout_s(batch_wait_timeout_s)
 
@@ -239,70 +246,81 @@ class Api:
             shutil.rmtree(folder, ignore_errors=True)
 
     async def _score(self, path: Path, item_id: str, uri: str, names: list[str], started: float) -> dict:
-        from rayqa.pipeline import finding_rows, item_columns, summary_row
-        from rayqa.stages import DecodeStage, DetectStage, hits_of, input_specs, plan_item
+        from rayqa import runner
 
         dets = [self.detectors[n] for n in names]
-        rows = plan_item({"item_id": item_id, "uri": str(path)}, self.s["window_s"], self.s["max_windows"])
-        if rows[0]["error"]:
-            raise HTTPException(422, f"cannot score this media: {rows[0]['error']}")
-        video_specs, audio_specs = input_specs(dets)
-        t = time.perf_counter()
-        rows = await asyncio.to_thread(DecodeStage(video_specs, audio_specs, self.s["backend"]).decode_rows, rows)
-        timing = {"decode": round((time.perf_counter() - t) * 1000, 1)}
-        failed = next((r["error"] for r in rows if r["error"]), None)
-        if failed:
-            raise HTTPException(422, f"cannot score this media: {failed}")
-        dsp = [n for n in names if self.detectors[n].pool != "model"]
-        if dsp:
-            t = time.perf_counter()
-            stage = DetectStage(dsp, self.s["overrides"], drop_media=False)
-            rows = await asyncio.to_thread(stage.detect_rows, rows)
-            timing["dsp"] = round((time.perf_counter() - t) * 1000, 1)
-        from rayqa.types import ItemInfo
+        p = await asyncio.to_thread(runner.plan, item_id, str(path), self.s["window_s"], self.s["max_windows"])
+        if p.error:
+            raise HTTPException(422, f"cannot score this media: {_public(p.error, path, item_id)}")
+        limit = self.s.get("max_duration_s") or 0
+        if limit and p.info.duration_s > limit:
+            raise HTTPException(413, f"media is {p.info.duration_s:.1f} s long, over this service's limit of {limit:g} s")
+        for _ in range(3):
+            scored = await self._score_pass(p, dets, item_id, uri, path, started)
+            if scored is not None:
+                return scored
+            # A rollover landed between this file's batches: score it again, all on one version.
+        raise HTTPException(503, "model version kept changing while scoring; retry", headers={"Retry-After": "1"})
 
-        info = ItemInfo.from_json(rows[0]["info"])
-        models = {n: {"model": "dsp", "version": self.detectors[n].model_version} for n in dsp}
-        learned = [n for n in names if n not in dsp and self.detectors[n].applies_to(info)]
+    async def _score_pass(self, p, dets: list, item_id: str, uri: str, path: Path, started: float) -> dict | None:
+        """One pass over the file; None when a learned detector's version changed part-way."""
+        from rayqa import runner
+
+        info = p.info
+        local = [d for d in dets if d.pool != "model"]
+        learned = [d for d in dets if d.pool == "model" and d.applies_to(info)]
+        video_specs, audio_specs = runner.input_specs(dets)
+        timing = {"decode": 0.0, **{d.name: 0.0 for d in dets if d.pool != "model" or d in learned}}
+        versions: dict[str, set] = {d.name: set() for d in learned}
+        hits: list = []
         chunk = self.s["max_batch_windows"]
-
-        async def run(n: str) -> tuple[dict, float]:
-            det = self.detectors[n]
-            windows = [_only(r["media"], det) for r in rows]
+        # One batch of windows at a time: decode, the local detectors, then every learned detector's
+        # replica on its part of the batch; the windows are dropped before the next batch.
+        batches = runner.decode_batches(p, video_specs, audio_specs, chunk, self.s["backend"])
+        while True:
             t = time.perf_counter()
-            for _ in range(3):
-                parts = await asyncio.gather(*[self.learned[n].score.remote((windows[i:i + chunk], info))
-                                               for i in range(0, len(windows), chunk)])
-                if len({(p["model"], p["version"]) for p in parts}) == 1:
-                    break
-                # A rollover landed between this file's chunks: score it again, all on one version.
-            else:
-                raise HTTPException(503, "model version kept changing while scoring; retry", headers={"Retry-After": "1"})
-            return ({"model": parts[0]["model"], "version": parts[0]["version"],
-                     "hits": [h for p in parts for h in p["hits"]]}, (time.perf_counter() - t) * 1000)
+            nxt = await asyncio.to_thread(next, batches, None)
+            timing["decode"] += (time.perf_counter() - t) * 1000
+            if nxt is None:
+                break
+            at, windows = nxt
+            if isinstance(windows, str):
+                raise HTTPException(422, f"cannot score this media: {_public(windows, path, item_id)}")
+            indices = list(range(at, at + len(windows)))
+            if local:
+                per_window, seconds = await asyncio.to_thread(runner.detect, local, windows, indices, info)
+                for name, sec in seconds.items():
+                    timing[name] += sec * 1000
+                failed = next((r for r in per_window if isinstance(r, str)), None)
+                if failed:
+                    raise HTTPException(500, failed)
+                hits.extend(h for r in per_window for h in r)
 
-        results = await asyncio.gather(*[run(n) for n in learned])
-        for n, (res, ms) in zip(learned, results):
-            timing[n] = round(ms, 1)
-            models[n] = {"model": res["model"], "version": res["version"]}
-            for r, hits in zip(rows, res["hits"]):
-                if r["window_index"] == 0:
-                    hits = list(hits) + self.detectors[n].check_item(info)
-                existing = json.loads(r["hits"])
-                existing.extend({"detector": n, **h.to_json()} for h in hits)
-                r["hits"] = json.dumps(existing)
-        for n in names:
-            models.setdefault(n, {"model": self.detectors[n].model_name, "version": self.detectors[n].model_version})
+            async def remote(det):
+                t = time.perf_counter()
+                res = await self.learned[det.name].score.remote(([runner.only(w, det) for w in windows], info))
+                versions[det.name].add((res["model"], res["version"]))
+                timing[det.name] += (time.perf_counter() - t) * 1000
+                return runner.detect_one(det, windows, indices, info, call=lambda _batch, hits=res["hits"]: hits)
+
+            for per_window in await asyncio.gather(*[remote(d) for d in learned]):
+                failed = next((r for r in per_window if isinstance(r, str)), None)
+                if failed:
+                    raise HTTPException(500, failed)
+                hits.extend(h for r in per_window for h in r)
+            del windows
+        if any(len(v) > 1 for v in versions.values()):
+            return None
+        used = {n: next(iter(v)) for n, v in versions.items() if v}
+        models = {d.name: dict(zip(("model", "version"), used.get(d.name, (d.model_name, d.model_version))))
+                  for d in dets}
         run_id = f"serve-{uuid.uuid4().hex[:12]}"
-        merged = {n: copy.copy(self.detectors[n]) for n in names}
-        for n, m in models.items():  # the version that actually scored this request
-            merged[n].model_name, merged[n].model_version = m["model"], m["version"]
-        hits = [h for r in rows for h in hits_of(r["hits"])]
-        findings = finding_rows(run_id, item_id, merged, hits)
         wall = time.perf_counter() - started
+        result = runner.finish(run_id, item_id, uri, info, None, hits, {d.name: d for d in dets}, wall, versions=used)
+        timing = {k: round(v, 1) for k, v in timing.items()}
         timing["total"] = round(wall * 1000, 1)
-        item = summary_row(run_id, item_id, uri, info, None, len(findings), wall, item_columns(merged, hits))
-        return {"item": item, "findings": findings, "models": models, "timing_ms": timing}
+        return {"item": to_json(result.summary), "findings": [to_json(f) for f in result.findings], "models": models,
+                "timing_ms": timing}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -317,7 +335,14 @@ def settings_from_env(cfg) -> dict:
         from rayqa.config import ConfigError
 
         raise ConfigError("RAYQA_MAX_UPLOAD_MB must be a number of megabytes") from None
-    return {"token": os.environ.get("RAYQA_API_TOKEN") or None, "allowed_roots": roots, "max_upload_mb": max_mb}
+    try:
+        max_duration_s = float(os.environ.get("RAYQA_MAX_DURATION_S") or 0)
+    except ValueError:
+        from rayqa.config import ConfigError
+
+        raise ConfigError("RAYQA_MAX_DURATION_S must be a number of seconds (0: no limit)") from None
+    return {"token": os.environ.get("RAYQA_API_TOKEN") or None, "allowed_roots": roots, "max_upload_mb": max_mb,
+            "max_duration_s": max_duration_s}
 
 
 def build_app(cfg=None, settings: dict | None = None, registry=None, detectors: str | list[str] | None = None):
@@ -327,6 +352,7 @@ def build_app(cfg=None, settings: dict | None = None, registry=None, detectors: 
 
     from rayqa.config import ScanConfig
     from rayqa.detectors import REGISTRY, build, parse_names
+    from rayqa.loading import verify
     from rayqa.registry import ModelRegistry
 
     served = parse_names(detectors)
@@ -340,7 +366,7 @@ def build_app(cfg=None, settings: dict | None = None, registry=None, detectors: 
     learned, versions = {}, {}
     for det in build(learned_names, cfg.detectors):
         resolved = reg.resolve(det.name)
-        det.verify(resolved)
+        verify(det, resolved)
         versions[det.name] = {"model": resolved.name, "version": resolved.version}
         learned[det.name] = LearnedDetector.options(
             name=f"detector-{det.name}", num_replicas=s.model_replicas, max_ongoing_requests=s.max_ongoing_requests,

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from conftest import REPO, write_manifest
+from rayqa.loading import load_detector
 from rayqa.cli import main
 from rayqa.detectors import build
 from rayqa.detectors.audio_artifacts import segment_starts
@@ -233,7 +234,7 @@ def test_segments_cover_the_window_and_merge_into_one_finding():
 
 def test_every_segment_of_every_window_goes_through_one_forward_pass():
     det = build(["audio_artifacts"])[0]
-    det.load(SHIPPED)
+    load_detector(det, SHIPPED)
     calls = []
     det.net.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
     rng = np.random.default_rng(1)
@@ -345,7 +346,7 @@ def test_damaged_checkpoint_is_a_clear_registry_error(tmp_path):
         net_mod.load(bad)
     det = build(["audio_artifacts"])[0]
     with pytest.raises(RegistryError, match="rayqa-audio_artifacts version file:audio_artifacts cannot be loaded"):
-        det.load(bad)
+        load_detector(det, bad)
     meta = json.loads((bad / "model.json").read_text())
     meta.pop("weights_sha256")
     (bad / "model.json").write_text(json.dumps(meta))
@@ -375,7 +376,7 @@ def test_train_command_writes_registers_and_the_detector_loads_it(tmp_path, monk
     run = reg.client.get_run(reg.client.get_model_version("rayqa-audio_artifacts", resolved.version).run_id)
     assert run.data.params["data_sha256"] == meta["data_sha256"] and "train_loss" in run.data.metrics
     det = build(["audio_artifacts"])[0]
-    det.load(resolved)
+    load_detector(det, resolved)
     assert (det.model_name, det.model_version) == ("rayqa-audio_artifacts", resolved.version)
     assert det.classify(np.zeros((2, 32000), np.float32)).shape == (2, 5)
     # Same seed, same simulated data: the hash is reproducible.

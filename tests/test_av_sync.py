@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, write_manifest
+from rayqa.loading import load_detector
 from rayqa import media
 from rayqa.detectors.av_sync import AvSync
 from rayqa.types import Hit
@@ -60,7 +61,7 @@ def scan(ray_local, av_media, tmp_path_factory):
 @pytest.fixture(scope="module")
 def detector():
     d = AvSync()
-    d.load(MODEL_DIR)
+    load_detector(d, MODEL_DIR)
     return d
 
 
@@ -292,11 +293,11 @@ def test_a_model_folder_with_syncnet_switches_the_face_scorer(tmp_path):
     (folder / "model.json").write_text(json.dumps(meta))
     torch.save(build_syncnet().state_dict(), folder / "syncnet_v2.model")
     d = AvSync()
-    d.load(folder)
+    load_detector(d, folder)
     assert d.scorer == "syncnet" and d.describe()["face_scorer"] == "syncnet"
     (folder / "syncnet_v2.model").write_bytes(b"broken")
     with pytest.raises(RegistryError, match="cannot be loaded"):
-        AvSync().load(folder)
+        load_detector(AvSync(), folder)
 
 
 def test_models_register_checks_the_folder_loads(tmp_path):
@@ -312,7 +313,7 @@ def test_models_register_checks_the_folder_loads(tmp_path):
     shutil.copytree(MODEL_DIR, folder)
     torch.save(build_syncnet().state_dict(), folder / "syncnet_v2.model")
     d = AvSync()
-    d.load(folder)  # syncnet_v2.model beside the shipped model.json is picked up by its name
+    load_detector(d, folder)  # syncnet_v2.model beside the shipped model.json is picked up by its name
     assert d.scorer == "syncnet"
     before = {r["version"] for r in ModelRegistry().list() if r["name"] == "rayqa-av_sync"}
     assert main(["models", "register", "av_sync", str(folder)]) == 0  # not promoted: other tests keep v1

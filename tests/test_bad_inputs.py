@@ -56,6 +56,11 @@ def test_failed_items_say_why_in_one_line(bad_scan):
     assert "empty file" in err["zero_bytes"]
     for item in ["truncated", "random_bytes", "text_file"]:
         assert err[item] and "\n" not in err[item]
+        assert "Errno" not in err[item] and "Invalid data found" not in err[item], err[item]
+    # Each says what is wrong in words, and a truncated file does not read like random bytes.
+    assert "truncated" in err["truncated"] and "moov" in err["truncated"]
+    assert "not a media file" in err["random_bytes"] and "truncated" not in err["random_bytes"]
+    assert "not a media file" in err["text_file"]
     assert items[items["status"] == "ok"]["error"].isna().all()
 
 

@@ -2,7 +2,6 @@
 
 import json
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -10,6 +9,7 @@ import pytest
 import torch
 
 from conftest import REPO, write_manifest
+from rayqa.loading import load_detector
 from rayqa.cli import main
 from rayqa.detectors import build
 from rayqa.nets import block_corruption as net_mod
@@ -135,7 +135,7 @@ def test_missing_model_is_a_clear_refusal(tmp_path, monkeypatch, capsys):
         ModelRegistry().resolve("block_corruption")
     det = build(["block_corruption"])[0]
     with pytest.raises(RegistryError, match="no model rayqa-block_corruption@champion"):
-        det.load(None)
+        load_detector(det, None)
 
 
 def test_train_command_writes_registers_and_the_detector_loads_it(tmp_path, monkeypatch, capsys):
@@ -159,7 +159,7 @@ def test_train_command_writes_registers_and_the_detector_loads_it(tmp_path, monk
                  "--out", str(again), "--no-register"]) == 0
     assert json.loads((again / "model.json").read_text())["weights_sha256"] == meta["weights_sha256"]
     det = build(["block_corruption"])[0]
-    det.load(resolved)
+    load_detector(det, resolved)
     assert (det.model_name, det.model_version) == ("rayqa-block_corruption", resolved.version)
     assert det.score(np.zeros((1, 180, 320, 3), np.uint8))["maps"].shape == (1, 6, 10)
 

@@ -1,7 +1,6 @@
 """The event-level scorer on hand-made findings and labels."""
 
 import pandas as pd
-import pytest
 
 from rayqa.cli import main
 from rayqa.evaluate import score

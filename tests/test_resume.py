@@ -73,3 +73,38 @@ def test_orphan_findings_part_is_dropped(scanned):
     orphan.to_parquet(out / "findings" / "part-deadbeef.parquet", index=False)
     run_scan(manifest, out)
     assert "ghost" not in set(pd.read_parquet(out / "findings")["item_id"])
+
+
+def test_resume_with_other_detectors_or_parameters_is_refused(scanned):
+    from rayqa.cli import main
+    from rayqa.config import ScanConfig
+    from rayqa.output import ScanMismatch
+
+    manifest, out, first = scanned
+    before = _snapshot(out)
+    with pytest.raises(ScanMismatch, match="detectors .*--rescan"):
+        run_scan(manifest, out, detectors="black_frames")
+    cfg = ScanConfig().merged({"detectors": {"black_frames": {"pixel_threshold": 0.2}}})
+    with pytest.raises(ScanMismatch, match="parameters of black_frames"):
+        run_scan(manifest, out, config=cfg)
+    assert main(["scan", "--manifest", str(manifest), "--output", str(out), "--detectors", "black_frames"]) == 2
+    assert _snapshot(out) == before  # nothing was touched
+    scan = json.loads((out / "scan.json").read_text())
+    assert "black_frames" in scan["detectors"] and scan["params"]["black_frames"]["pixel_threshold"] == 0.1
+
+
+def test_retry_failed_scans_only_the_failed_items_again(ray_local, clips, tmp_path):
+    missing = tmp_path / "late.mp4"
+    rows = [{"item_id": "clean", "uri": str(clips["clean"])}, {"item_id": "late", "uri": str(missing)}]
+    manifest = write_manifest(tmp_path / "m.csv", rows)
+    out = tmp_path / "out"
+    first = run_scan(manifest, out)
+    assert first.counts == {"ok": 1, "failed": 1}
+    assert run_scan(manifest, out).counts == {}  # a plain resume leaves failed items alone
+    missing.write_bytes(clips["black"].read_bytes())  # the file arrives
+    again = run_scan(manifest, out, retry_failed=True)
+    assert again.counts == {"ok": 1} and again.skipped == 1
+    items = pd.read_parquet(out / "items").set_index("item_id")
+    assert len(items) == 2 and items.loc["late", "status"] == "ok" and items.loc["clean", "run_id"] == first.run_id
+    findings = pd.read_parquet(out / "findings")
+    assert list(findings[findings["item_id"] == "late"]["defect"]) == ["black_frames"]

@@ -95,6 +95,10 @@ def test_upload_gives_the_scans_findings(served):
     assert body["models"]["block_corruption"] == {"model": "rayqa-block_corruption", "version": "1"}
     assert body["models"]["black_frames"]["model"] == "dsp"
     assert body["timing_ms"]["decode"] > 0 and body["timing_ms"]["block_corruption"] > 0
+    # details is an object, not JSON text inside JSON; times carry no float noise
+    assert all(isinstance(f["details"], dict) for f in body["findings"])
+    assert all(round(f[k], 3) == f[k] for f in body["findings"] for k in ("start_s", "end_s"))
+    assert body["item"]["captions_uri"] is None and body["item"]["video_codec"] == "h264"
 
 
 def test_detector_choice_and_uri_requests(served):
@@ -136,6 +140,12 @@ def test_bad_requests(served, tmp_path):
     junk.write_bytes(np.random.default_rng(0).integers(0, 256, 50_000, dtype=np.uint8).tobytes())
     r = post_file(url, junk)
     assert r.status_code == 422 and "cannot score this media" in r.json()["detail"]
+    assert "not a media file" in r.json()["detail"]
+    assert "/tmp" not in r.json()["detail"] and "rayqa-serve" not in r.json()["detail"]  # no server paths
+    trunc = tmp_path / "cut.mp4"
+    trunc.write_bytes(served["blocky"].read_bytes()[:20_000])
+    r = post_file(url, trunc)
+    assert r.status_code == 422 and "/tmp" not in r.json()["detail"] and "rayqa-serve" not in r.json()["detail"]
     empty = tmp_path / "empty.mp4"
     empty.write_bytes(b"")
     assert post_file(url, empty).status_code == 422

@@ -160,8 +160,9 @@ def test_detector_failure_fails_the_item_not_the_batch(monkeypatch):
     monkeypatch.setattr(stage.detectors[0], "detect", boom)
     w = _video_window(np.zeros((80, 90, 160), np.uint8))
     w.audio["audio_16000hz_mono"] = AudioSamples(0.0, 16000, np.zeros((1, 8 * 16000), np.float32))
-    batch = pd.DataFrame([{"item_id": "x", "uri": "u", "info": INFO.to_json(), "window_index": 0, "n_windows": 1,
-                           "t0": 0.0, "t1": 8.0, "media": pickle.dumps(w), "hits": "[]", "error": "", "work_s": 0.0}])
+    batch = pd.DataFrame([{"item_id": "x", "uri": "u", "info": pickle.dumps(INFO), "window_index": 0, "n_windows": 1,
+                           "t0": 0.0, "t1": 8.0, "media": pickle.dumps(w), "hits": pickle.dumps([]), "error": "",
+                           "work_s": 0.0}])
     out = stage(batch).iloc[0]
     assert out["error"] == "detector black_frames failed: RuntimeError: bad weights"
     assert out["media"] == b""

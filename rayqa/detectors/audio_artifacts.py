@@ -78,12 +78,11 @@ class AudioArtifacts(Detector):
         self.net = None
         self.device = "cpu"
 
-    def load(self, model=None, device: str = "cpu") -> None:
-        """``model``: the :class:`~rayqa.registry.ResolvedModel` a scan resolved, a model folder,
-        or None for the registry's champion (filled from ``models/`` when empty)."""
+    def load(self, folder, device: str = "cpu") -> None:
         from rayqa.nets import audio_artifacts as net_mod
 
-        self.load_net(net_mod, model, device)
+        self.device = device
+        self.net, self.meta = net_mod.load(folder, device)
 
     def unload(self) -> None:
         self.net = None

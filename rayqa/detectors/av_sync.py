@@ -98,50 +98,42 @@ class AvSync(Detector):
         if not 1 <= int(p["max_offset_frames"]) <= 50:
             raise ValueError("av_sync: max_offset_frames must be in 1..50")
         self.segment_s = float(p["fragment_s"])
-        # The registry version is known once resolved (scan, service) or loaded.
-        self.model_name, self.model_version = f"rayqa-{self.name}", "champion"
         self.syncnet = None
         self.scorer = "builtin"
         self.device = "cpu"
         self.loaded = False
 
     # -- weights -------------------------------------------------------------------------------
-    def load(self, model=None, device: str = "cpu") -> None:
-        """``model``: the resolved ``rayqa-av_sync`` version, a model folder, or None for the
-        registry's champion. A folder with ``syncnet_v2.model`` switches the face scorer to SyncNet."""
+    def load(self, folder, device: str = "cpu") -> None:
+        """A model folder with ``syncnet_v2.model`` (or the file its ``model.json`` names) switches
+        the face scorer to SyncNet; the shipped folder names the built-in scorers only."""
+        from pathlib import Path
+
         from rayqa.avsync import faces, speech
         from rayqa.avsync.syncnet import SyncNetLoadError, load_syncnet
-        from rayqa.nets.files import pick_device
-        from rayqa.registry import RegistryError
+        from rayqa.nets.files import ModelLoadError
 
-        self.device = pick_device(device)
-        folder = self.fetch_model(model)
+        self.device = device
+        folder = Path(folder)
         meta_path = folder / "model.json"
         meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
         if meta.get("detector", "av_sync") != "av_sync":
-            raise RegistryError(f"{self.model_name} version {self.model_version} is a {meta.get('detector')} model")
+            raise ModelLoadError(f"{folder} holds a {meta.get('detector')} model, not av_sync")
         weights = folder / (meta.get("syncnet_weights") or SYNCNET_FILE)
         if weights.is_file():
             try:
                 self.syncnet = load_syncnet(weights, self.device)
             except SyncNetLoadError as e:
-                raise RegistryError(f"{self.model_name} version {self.model_version} cannot be loaded: {e}") from e
+                raise ModelLoadError(str(e)) from e
             self.scorer = "syncnet"
         elif meta.get("syncnet_weights"):
-            raise RegistryError(f"{self.model_name} version {self.model_version}: model.json names "
-                                f"{meta['syncnet_weights']} but the folder has no such file")
+            raise ModelLoadError(f"model.json names {meta['syncnet_weights']} but the folder has no such file")
         faces.load_cascade()
         speech.load_vad()
         if self.shot_method() == "transnetv2":
             from rayqa.avsync.shots import load_transnetv2
 
             load_transnetv2(self.device)
-        if self.device == "cpu":
-            import os
-
-            import torch
-
-            torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS") or torch.get_num_threads())))
         self.loaded = True
 
     def unload(self) -> None:

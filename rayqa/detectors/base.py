@@ -39,60 +39,15 @@ class Detector:
         if unknown:
             raise ValueError(f"{self.name}: unknown parameter(s) {', '.join(sorted(unknown))}")
         self.params = {**self.defaults, **params}
-        self.model_name = "dsp"
-        self.model_version = self.version
+        # Learned detectors: the registry model; its version is known once resolved or loaded.
+        self.model_name = f"rayqa-{self.name}" if self.pool == "model" else "dsp"
+        self.model_version = "champion" if self.pool == "model" else self.version
 
     # -- lifecycle -----------------------------------------------------------------------------
-    def load(self, model=None, device: str = "cpu") -> None:
-        """Get weights. Learned detectors receive the registry version the run resolved
-        (a :class:`rayqa.registry.ResolvedModel`) and download exactly that; dsp detectors have none."""
-
-    def fetch_model(self, model=None):
-        """The model folder for ``model``: the :class:`~rayqa.registry.ResolvedModel` a scan resolved
-        (downloaded), a local model folder, or None for the registry's champion (filled from
-        ``models/`` when empty). Sets ``model_name`` and ``model_version`` to what was fetched."""
-        import os
-        from pathlib import Path
-
-        from rayqa.registry import ModelRegistry, ResolvedModel
-
-        if model is None:
-            model = ModelRegistry().resolve(self.name)
-        if isinstance(model, ResolvedModel):
-            self.model_name, self.model_version = model.name, model.version
-            return model.download()
-        folder = Path(os.fspath(model))
-        self.model_name, self.model_version = f"rayqa-{self.name}", f"file:{folder.name}"
-        return folder
-
-    def load_net(self, net_mod, model, device: str) -> dict:
-        """What a learned detector's :meth:`load` does: fetch ``model`` (see :meth:`fetch_model`),
-        load it with ``net_mod.load`` on ``device`` (CPU where CUDA is unusable) into ``self.net``,
-        and on CPU use only this actor's share of the node (Ray sets OMP_NUM_THREADS from the CPUs
-        it reserved). A file that does not load is a RegistryError naming the version. Returns
-        the model's ``model.json``."""
-        import os
-
-        from rayqa.registry import RegistryError
-
-        self.device = net_mod.pick_device(device)
-        folder = self.fetch_model(model)
-        try:
-            self.net, self.meta = net_mod.load(folder, self.device)
-        except net_mod.ModelLoadError as e:
-            raise RegistryError(f"{self.model_name} version {self.model_version} cannot be loaded: {e}") from e
-        if self.device == "cpu":
-            import torch
-
-            torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS") or torch.get_num_threads())))
-        return self.meta
-
-    def verify(self, model=None) -> None:
-        """Check on the driver, before any work starts, that ``model`` loads (raises RegistryError
-        saying why); learned detectors load and drop it, dsp detectors have nothing to check."""
-        if self.pool == "model":
-            self.load(model, device="cpu")
-            self.unload()
+    def load(self, folder, device: str = "cpu") -> None:
+        """Load weights from a model ``folder`` (``model.json`` and its files) onto ``device``;
+        raise :class:`rayqa.nets.files.ModelLoadError` saying why a folder does not load. Learned
+        detectors implement this; which folder and device is :mod:`rayqa.loading`'s business."""
 
     def unload(self) -> None:
         """Drop loaded weights (the driver keeps only the names and versions)."""

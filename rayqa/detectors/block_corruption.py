@@ -62,12 +62,11 @@ class BlockCorruption(Detector):
         self.net = None
         self.device = "cpu"
 
-    def load(self, model=None, device: str = "cpu") -> None:
-        """``model``: the :class:`~rayqa.registry.ResolvedModel` a scan resolved, a model folder,
-        or None for the registry's champion (filled from ``models/`` when empty)."""
+    def load(self, folder, device: str = "cpu") -> None:
         from rayqa.nets import block_corruption as net_mod
 
-        meta = self.load_net(net_mod, model, device)
+        self.device = device
+        self.net, meta = net_mod.load(folder, device)
         for key in ("cell_threshold", "learned_threshold"):
             if self.params[key] is None:
                 self.params[key] = float(meta.get(key, 0.5))

@@ -16,9 +16,8 @@ Output folder::
 from __future__ import annotations
 
 import json
-import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -272,7 +271,7 @@ def make_dataset(out_dir: str | Path, n_items: int, seed: int = 0, recipes: list
     """Generate ``n_items`` items as a Ray Data job; writes media, labels.parquet, masks, manifest.csv."""
     import ray
 
-    from rayqa.pipeline import ensure_ray
+    from rayqa.raytools import ensure_ray
 
     cfg = cfg or SimConfig()
     cfg.check()

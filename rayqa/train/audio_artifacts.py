@@ -429,7 +429,8 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
     import torch
 
     from rayqa.nets import audio_artifacts as net_mod
-    from rayqa.registry import ModelRegistry, rayqa_home
+    from rayqa.registry import rayqa_home
+    from rayqa.tracking import TrackedRun
 
     torch.manual_seed(cfg.seed)
     if cfg.threads:
@@ -451,16 +452,10 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
         f"({', '.join(f'{c} {len(i)}' for c, i in zip(CLASSES, by_class))}); validation: {n_val} aligned slots "
         f"of {len(val_scenes)} scenes")
 
-    registry = ModelRegistry() if register else None
-    run_id = None
-    if registry is not None:
-        from mlflow.entities import Param
-
-        exp = registry.experiment_id(f"rayqa-train-{DETECTOR}")
-        run_id = registry.client.create_run(exp, run_name=f"train-{DETECTOR}-seed{cfg.seed}").info.run_id
-        registry.client.log_batch(run_id, params=[Param(k, str(v)) for k, v in {
-            **asdict(cfg), "data_dir": str(folder), "data_sha256": digest, "train_crops": len(tr_label),
-            "val_segments": n_val, "torch": torch.__version__}.items()])
+    run = TrackedRun(f"rayqa-train-{DETECTOR}", f"train-{DETECTOR}-seed{cfg.seed}") if register else None
+    if run is not None:
+        run.log_params({**asdict(cfg), "data_dir": str(folder), "data_sha256": digest, "train_crops": len(tr_label),
+                        "val_segments": n_val, "torch": torch.__version__})
 
     history = []
     net.train()
@@ -481,10 +476,8 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
             m = float(np.mean(history[-50:]))
             rate = step * cfg.batch / (time.perf_counter() - t_train)
             log(f"step {step}/{cfg.steps}: loss {m:.4f}, {rate:.1f} segments/s")
-            if registry is not None:
-                from mlflow.entities import Metric
-
-                registry.client.log_batch(run_id, metrics=[Metric("train_loss", m, int(time.time() * 1000), step)])
+            if run is not None:
+                run.log_metrics({"train_loss": m}, step)
     train_s = time.perf_counter() - t_train
 
     out = Path(out) if out else rayqa_home() / "models" / DETECTOR
@@ -505,8 +498,8 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
         + ", ".join(f"{k} {v}" for k, v in meta["metrics"].items()) + f"; confusion {metrics['confusion']}")
 
     version = None
-    if registry is not None:
-        version = registry.register_trained(DETECTOR, out, run_id, meta["metrics"], cfg.steps, digest, promote, log)
+    if run is not None:
+        version = run.registry.register_trained(DETECTOR, out, run.run_id, meta["metrics"], cfg.steps, digest, promote, log)
     log(f"model written to {out} in {time.perf_counter() - started:.0f} s")
     return {"out": str(out), "metrics": meta["metrics"], "version": version, "data_sha256": digest,
             "train_seconds": train_s}

@@ -273,7 +273,8 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
     import torch
 
     from rayqa.nets import block_corruption as net_mod
-    from rayqa.registry import ModelRegistry, rayqa_home
+    from rayqa.registry import rayqa_home
+    from rayqa.tracking import TrackedRun
 
     cfg.check()
     started = time.perf_counter()
@@ -296,17 +297,12 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
     bce = torch.nn.BCEWithLogitsLoss(reduction="none")
     rng = np.random.default_rng(cfg.seed)
 
-    registry = ModelRegistry() if register else None
-    run_id = None
-    if registry is not None:
-        exp = registry.experiment_id(f"rayqa-train-{DETECTOR}")
-        run_id = registry.client.create_run(exp, run_name=f"train-{DETECTOR}-seed{cfg.seed}").info.run_id
-        from mlflow.entities import Param
-
-        registry.client.log_batch(run_id, params=[Param(k, str(v)) for k, v in {
+    run = TrackedRun(f"rayqa-train-{DETECTOR}", f"train-{DETECTOR}-seed{cfg.seed}") if register else None
+    if run is not None:
+        run.log_params({
             **asdict(cfg), "data_dir": str(folder), "data_sha256": digest, "train_frames": len(train_set["frames"]),
             "val_frames": len(val_set["frames"]), "torch": torch.__version__,
-            **({"weights_from": str(weights)} if weights is not None else {})}.items()])
+            **({"weights_from": str(weights)} if weights is not None else {})})
 
     history = []
     net.train()
@@ -329,12 +325,8 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
             m, d = np.mean(history[-50:], axis=0)
             rate = step * cfg.batch / (time.perf_counter() - t_train)
             log(f"step {step}/{cfg.steps}: map loss {m:.4f}, decision loss {d:.4f}, {rate:.1f} crops/s")
-            if registry is not None:
-                from mlflow.entities import Metric
-
-                ts = int(time.time() * 1000)
-                registry.client.log_batch(run_id, metrics=[Metric("train_map_loss", float(m), ts, step),
-                                                           Metric("train_decision_loss", float(d), ts, step)])
+            if run is not None:
+                run.log_metrics({"train_map_loss": m, "train_decision_loss": d}, step)
     train_s = time.perf_counter() - t_train if weights is None else float(prior.get("train_seconds", 0.0))
 
     out = Path(out) if out else rayqa_home() / "models" / DETECTOR
@@ -357,8 +349,8 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
     log("validation (whole frames of held-back training items): " + ", ".join(f"{k} {v}" for k, v in metrics.items()))
 
     version = None
-    if registry is not None:
-        version = registry.register_trained(DETECTOR, out, run_id, meta["metrics"], cfg.steps, digest, promote, log)
+    if run is not None:
+        version = run.registry.register_trained(DETECTOR, out, run.run_id, meta["metrics"], cfg.steps, digest, promote, log)
     log(f"model written to {out} in {time.perf_counter() - started:.0f} s")
     return {"out": str(out), "metrics": meta["metrics"], "version": version, "data_sha256": digest,
             "train_seconds": train_s}

@@ -1,0 +1,64 @@
+"""Giving a learned detector its weights: registry resolution, download, device and CPU threads.
+
+Detectors only know how to load a model *folder* onto a *device*
+(:meth:`rayqa.detectors.base.Detector.load`); which folder (the registry version a scan resolved,
+a local folder, or the champion), which device (CUDA where usable) and how many CPU threads
+(this actor's share of the node) are decided here, by the scan's actors, the service's replicas,
+the CLI and the tests alike.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rayqa.detectors.base import Detector
+from rayqa.registry import ModelRegistry, RegistryError, ResolvedModel
+
+
+def fetch(detector: str, model=None) -> tuple[Path, str, str]:
+    """``(folder, model name, version)`` for ``model``: a :class:`ResolvedModel` (downloaded), a local
+    model folder (version ``file:<folder name>``), or None for the registry's champion (the registry
+    is filled from ``models/`` when empty)."""
+    if model is None:
+        model = ModelRegistry().resolve(detector)
+    if isinstance(model, ResolvedModel):
+        return model.download(), model.name, model.version
+    folder = Path(os.fspath(model))
+    return folder, f"rayqa-{detector}", f"file:{folder.name}"
+
+
+def use_cpu_share() -> None:
+    """On the CPU, use only this process's share of the node: Ray sets OMP_NUM_THREADS from the CPUs
+    an actor reserved, and torch would otherwise start a thread per core."""
+    import torch
+
+    torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS") or torch.get_num_threads())))
+
+
+def load_detector(det: Detector, model=None, device: str = "cpu") -> Detector:
+    """Load ``det``'s weights (see :func:`fetch`) onto ``device``; sets ``det.model_name`` and
+    ``det.model_version`` to what was loaded. A model that does not load is a RegistryError naming
+    the version. Signal-processing detectors have nothing to load."""
+    if det.pool != "model":
+        return det
+    from rayqa.nets.files import ModelLoadError, pick_device
+
+    folder, name, version = fetch(det.name, model)
+    device = pick_device(device)
+    try:
+        det.load(folder, device)
+    except ModelLoadError as e:
+        raise RegistryError(f"{name} version {version} cannot be loaded: {e}") from e
+    if device == "cpu":
+        use_cpu_share()
+    det.model_name, det.model_version = name, version
+    return det
+
+
+def verify(det: Detector, model=None) -> None:
+    """Check, before any work starts, that ``model`` loads for ``det`` (raises RegistryError saying
+    why); the weights are dropped again, the driver keeps only the name and version."""
+    if det.pool == "model":
+        load_detector(det, model, device="cpu")
+        det.unload()

@@ -1,0 +1,53 @@
+"""Frame conversion: pure functions from a decoded frame (or array) to what a detector asked for."""
+
+from __future__ import annotations
+
+import math
+
+import av
+import numpy as np
+
+from rayqa.types import VideoSpec
+
+
+def luma_plane(frame: av.VideoFrame) -> tuple[np.ndarray, bool] | None:
+    """The Y plane of an 8-bit planar YUV frame without a colour conversion, and whether it is
+    limited ("TV", 16..235) range; None for other formats."""
+    name = frame.format.name
+    if not (name.startswith("yuv") or name in ("nv12", "nv21", "gray")):
+        return None
+    if any(tag in name for tag in ("p10", "p12", "p14", "p16")):
+        return None
+    plane = frame.planes[0]
+    y = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: frame.height, : frame.width]
+    limited = not (name.startswith("yuvj") or name == "gray") and frame.color_range != 2
+    return y, limited
+
+
+def limited_to_full(y: np.ndarray) -> np.ndarray:
+    """Limited-range luma (16..235) to full range, so a threshold means the same for every file."""
+    return np.clip((y.astype(np.int32) - 16) * 255 // 219, 0, 255).astype(np.uint8)
+
+
+def scale_nearest(img: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Nearest-neighbour resize, sampling pixel centres: cheap and enough for frame statistics."""
+    h, w = img.shape[:2]
+    ys = ((np.arange(height) + 0.5) * h / height).astype(np.intp)
+    xs = ((np.arange(width) + 0.5) * w / width).astype(np.intp)
+    return img[ys][:, xs]
+
+
+def frame_to_spec(frame: av.VideoFrame, spec: VideoSpec) -> np.ndarray:
+    if spec.gray:
+        plane = luma_plane(frame)
+        if plane is not None:
+            small = scale_nearest(plane[0], spec.width, spec.height)  # scale first: convert few pixels
+            return limited_to_full(small) if plane[1] else np.ascontiguousarray(small)
+        return frame.reformat(spec.width, spec.height, "gray").to_ndarray()
+    return frame.reformat(spec.width, spec.height, "rgb24").to_ndarray()
+
+
+def sample_times(t0: float, t1: float, fps: float) -> np.ndarray:
+    """The instants a detector asked to see in ``[t0, t1)``."""
+    n = max(0, math.ceil((t1 - t0) * fps - 1e-9))
+    return t0 + np.arange(n) / fps

@@ -1,0 +1,197 @@
+"""The PyAV frame source: decodes a run of windows in one pass, through damage, and reports it.
+
+FFmpeg decodes on through corrupt packets with error concealment and marks every frame it had to
+conceal (``frame.is_corrupt``); refused packets raise; a stream that stops before its header says
+was truncated. Each becomes a :class:`~rayqa.types.Damage` span on the windows it touches: the
+evidence a ``decode_error`` finding needs. Audio is always streamed from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import av
+import numpy as np
+
+from rayqa.media.convert import frame_to_spec, sample_times
+from rayqa.media.probe import one_line, open_container
+from rayqa.types import AudioSamples, AudioSpec, Damage, VideoFrames, VideoSpec, Window
+
+# A window's decode starts this long before it, so that audio interleaved ahead of the
+# video keyframe is not lost after a seek.
+SEEK_PREROLL_S = 1.0
+# A stream that ends this much earlier than its header says has been truncated: the decoder gave up.
+TRUNCATION_TOLERANCE_S = 0.5
+
+
+@dataclass
+class _VideoAcc:
+    spec: VideoSpec
+    targets: np.ndarray  # sample instants still wanted, ascending
+    next_i: int = 0
+    times: list = None
+    frames: list = None
+    indices: list = None
+
+    def __post_init__(self):
+        self.times, self.frames, self.indices = [], [], []
+
+
+class _AudioAcc:
+    def __init__(self, spec: AudioSpec, channels: int):
+        self.spec = spec
+        layout = "mono" if spec.mono else None
+        self.resampler = av.AudioResampler(format="flt", layout=layout, rate=spec.sample_rate)
+        self.chunks: list[np.ndarray] = []
+        self.start_s: float | None = None
+
+    def add(self, frame: av.AudioFrame, t: float) -> None:
+        for out in self.resampler.resample(frame):
+            arr = out.to_ndarray()  # packed flt: (1, n*channels)
+            ch = out.layout.nb_channels
+            arr = arr.reshape(-1, ch).T if ch > 1 else arr.reshape(1, -1)
+            if self.start_s is None:
+                self.start_s = t
+            self.chunks.append(arr)
+
+    def cut(self, t0: float, t1: float) -> AudioSamples:
+        sr = self.spec.sample_rate
+        if not self.chunks or self.start_s is None:
+            return AudioSamples(t0, sr, np.zeros((1, 0), np.float32))
+        data = np.concatenate(self.chunks, axis=1)
+        a = max(0, int(round((t0 - self.start_s) * sr)))
+        b = max(a, int(round((t1 - self.start_s) * sr)))
+        start = self.start_s + a / sr
+        return AudioSamples(start, sr, np.ascontiguousarray(data[:, a:b], dtype=np.float32))
+
+
+def decode(uri, info, spans, video_specs, audio_specs, item_id) -> list[Window]:
+    windows = [Window(item_id, t0, t1, decoder="pyav") for t0, t1 in spans]
+    start, end = spans[0][0], spans[-1][1]
+    container = open_container(uri)
+    try:
+        vs = container.streams.video[0] if (video_specs and container.streams.video) else None
+        aus = container.streams.audio[0] if (audio_specs and container.streams.audio) else None
+        if vs is None and aus is None:
+            return windows
+        if vs is not None:
+            vs.thread_count = 1  # parallelism comes from Ray: one decoder thread per task
+        vacc = []
+        if vs is not None:
+            native = info.fps or 1000.0
+            for spec in video_specs:
+                vacc.append(_VideoAcc(spec, sample_times(start, end, min(spec.fps, native))))
+        aacc = [_AudioAcc(s, info.audio_channels or 1) for s in audio_specs] if aus is not None else []
+
+        if start > 0:
+            seek_s = max(0.0, start - SEEK_PREROLL_S)
+            try:
+                container.seek(int(seek_s * 1e6), any_frame=False, backward=True)
+            except av.error.FFmpegError as e:
+                _damage(windows, start, end, "video" if vs else "audio", f"seek failed: {one_line(e)}", gave_up=True)
+                return windows
+
+        streams = [s for s in (vs, aus) if s is not None]
+        done = {s.index: False for s in streams}
+        last_t = {s.index: None for s in streams}
+        bad_video: list[float] = []
+        fps = info.fps or 25.0
+        try:
+            for packet in container.demux(streams):
+                st = packet.stream
+                if done.get(st.index, True):
+                    if all(done.values()):
+                        break
+                    continue
+                try:
+                    frames = packet.decode()
+                except av.error.FFmpegError as e:
+                    # The decoder refused the packet; note where and go on with the next one.
+                    t = float(packet.pts * packet.time_base) if packet.pts is not None else (last_t[st.index] or start)
+                    if start <= t < end:
+                        kind = "video" if st is vs else "audio"
+                        _damage(windows, t, t + (1 / fps if st is vs else 0.05), kind, f"undecodable packet: {one_line(e)}")
+                    continue
+                for frame in frames:
+                    t = frame.time  # pts × time_base, None without a pts
+                    if t is None:
+                        continue
+                    last_t[st.index] = t
+                    if st is vs:
+                        if t >= end:
+                            done[st.index] = True
+                            continue
+                        if t < start:
+                            continue
+                        if frame.is_corrupt:
+                            bad_video.append(t)
+                        for acc in vacc:
+                            _take_video(acc, frame, t, fps)
+                    else:
+                        if t >= end:
+                            done[st.index] = True
+                        for acc in aacc:
+                            acc.add(frame, t)
+        except av.error.FFmpegError as e:
+            # The demuxer itself gave up (broken container structure) part-way through.
+            where = max([t for t in last_t.values() if t is not None], default=start)
+            _damage(windows, max(where, start), end, "video" if vs else "audio", f"demuxer gave up: {one_line(e)}", gave_up=True)
+
+        # A stream that stops before its header says (and before this span's end) was truncated.
+        for st, declared in ((vs, info.video_duration_s), (aus, info.audio_duration_s)):
+            if st is None or done[st.index]:
+                continue
+            reached = last_t[st.index] if last_t[st.index] is not None else start
+            limit = min(end, declared if declared is not None else end)
+            if reached + TRUNCATION_TOLERANCE_S < limit:
+                kind = "video" if st is vs else "audio"
+                _damage(windows, max(reached, start), limit, kind,
+                        f"{kind} stream ended at {reached:.2f} s, header says {declared:.2f} s", gave_up=True)
+
+        for t0, t1 in _runs_of_times(bad_video, 1.5 / fps):
+            _damage(windows, t0, t1 + 1 / fps, "video", "frames decoded with error concealment (corrupt bitstream)")
+
+        for w in windows:
+            for acc in vacc:
+                sel = [i for i, t in enumerate(acc.times) if w.t0 <= t < w.t1]
+                frames = np.stack([acc.frames[i] for i in sel]) if sel else np.zeros((0, acc.spec.height, acc.spec.width) + (() if acc.spec.gray else (3,)), np.uint8)
+                w.video[acc.spec.key] = VideoFrames(
+                    np.array([acc.times[i] for i in sel], dtype=np.float64), frames,
+                    np.array([acc.indices[i] for i in sel], dtype=np.int64),
+                )
+            for acc in aacc:
+                w.audio[acc.spec.key] = acc.cut(w.t0, w.t1)
+        return windows
+    finally:
+        container.close()
+
+
+def _take_video(acc: _VideoAcc, frame, t: float, native_fps: float) -> None:
+    """Keep this frame for every sample instant it is the first frame at or after."""
+    took = False
+    half = 1e-3  # float slack only: a sample instant takes the first frame at or after it
+    while acc.next_i < len(acc.targets) and acc.targets[acc.next_i] <= t + half:
+        acc.next_i += 1
+        if not took:
+            acc.times.append(t)
+            acc.frames.append(frame_to_spec(frame, acc.spec))
+            acc.indices.append(int(round(t * native_fps)))
+            took = True
+
+
+def _runs_of_times(times: list[float], max_gap: float) -> list[tuple[float, float]]:
+    out: list[tuple[float, float]] = []
+    for t in sorted(times):
+        if out and t - out[-1][1] <= max_gap:
+            out[-1] = (out[-1][0], t)
+        else:
+            out.append((t, t))
+    return out
+
+
+def _damage(windows: list[Window], t0: float, t1: float, stream: str, message: str, gave_up: bool = False) -> None:
+    """Attach a damage span to every window it overlaps, clipped to the window."""
+    for w in windows:
+        a, b = max(t0, w.t0), min(t1, w.t1)
+        if a < b or (a == b and w.t0 <= t0 < w.t1):
+            w.damage.append(Damage(a, max(b, a), stream, w.decoder or "pyav", message, gave_up))
