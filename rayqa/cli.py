@@ -19,11 +19,23 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(EXIT_REFUSED)
 
 
+def detectors_help(what: str = "run") -> str:
+    """The truth about ``--detectors``' default, from the registry."""
+    from rayqa.detectors import REGISTRY
+
+    default = [n for n, c in REGISTRY.items() if not c.experimental]
+    experimental = [n for n, c in REGISTRY.items() if c.experimental]
+    return (f"comma-separated detector names (default: every detector that is not experimental: {', '.join(default)}; "
+            f"experimental ones {what} only when named: {', '.join(experimental) or 'none'})")
+
+
 def add_scan_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--manifest", required=True, help="Parquet, CSV or JSONL with item_id, uri[, captions_uri]")
-    p.add_argument("--output", required=True, help="output folder (findings/, items/, run.json); resumes a scan there")
-    p.add_argument("--detectors", default=None, help="comma-separated detector names (default: all)")
-    p.add_argument("--config", default=None, help="TOML file overriding thresholds and resources")
+    p.add_argument("--manifest", required=True, help="Parquet, CSV, JSONL (or a JSON array) with item_id, uri[, captions_uri]")
+    p.add_argument("--output", required=True, help="output folder (findings/, items/, run.json): a new or empty folder, "
+                                                  "or one holding a scan, which is resumed")
+    p.add_argument("--detectors", default=None, help=detectors_help())
+    p.add_argument("--config", default=None, help="TOML file overriding thresholds and resources (checked against the "
+                                                  "schema before any work starts; see README, Configuration)")
     p.add_argument("--address", default=None,
                    help="Ray cluster address ('auto' for a running cluster; default: RAY_ADDRESS or a local Ray)")
     p.add_argument("--rescan", action="store_true", help="start over instead of resuming")
@@ -45,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("models", help="the MLflow model registry (rayqa-<detector>@champion)")
     msub = p.add_subparsers(dest="models_command", required=True, parser_class=_Parser)
-    msub.add_parser("list", help="registered rayqa models, versions and aliases")
+    ls = msub.add_parser("list", help="every registered version: alias, when (UTC), origin and training run, "
+                                      "metrics, whether its detector is experimental")
+    ls.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
     b = msub.add_parser("bootstrap", help="register the shipped weights in models/ into an empty registry")
     b.add_argument("--models-dir", default=None)
     rg = msub.add_parser("register", help="register a model folder (model.json + weights) as a new version of "
@@ -57,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("name", help="rayqa-<detector> or <detector>")
     pr.add_argument("version")
 
-    p = sub.add_parser("detectors", help="list the detectors with their inputs and default parameters")
+    p = sub.add_parser("detectors", help="the detectors with their inputs, models and default parameters, "
+                                         "as one JSON document")
 
     p = sub.add_parser("serve", help="the detectors over HTTP on Ray Serve (POST /v1/score, GET /v1/models, /healthz)",
                        description="Deploys the scoring app on Ray Serve. Without --address a local Ray is started and "
@@ -71,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=None, help="TOML file: [serve] replicas, CPU/GPU fractions, batching")
     p.add_argument("--address", default=None, help="Ray cluster address ('auto' for a running cluster)")
     p.add_argument("--detach", action="store_true", help="deploy and return instead of serving in the foreground")
-    p.add_argument("--detectors", default=None, help="comma-separated detectors to serve (default: all)")
+    p.add_argument("--detectors", default=None, help=detectors_help("are served"))
 
     add_simulate_parser(sub)
     add_train_parser(sub)
@@ -147,9 +162,9 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--items", type=int, default=None, help="simulated training items (default: the detector's)")
     p.add_argument("--steps", type=int, default=None, help="optimiser steps (default: the detector's)")
     p.add_argument("--batch", type=int, default=None, help="batch size (default: the detector's)")
-    p.add_argument("--data", default=None, help="training data folder (default: under $RAYQA_HOME/datasets, "
-                                                "simulated when missing)")
-    p.add_argument("--out", default=None, help="where the model goes (default $RAYQA_HOME/models/<detector>)")
+    p.add_argument("--data", default=None, help="training data folder (default: under datasets/ in rayqa's home, "
+                                                "$RAYQA_HOME or ~/.rayqa; simulated when missing)")
+    p.add_argument("--out", default=None, help="where the model goes (default: models/<detector> in rayqa's home)")
     p.add_argument("--no-register", action="store_true", help="write the model but leave MLflow alone")
     p.add_argument("--promote", action="store_true", help="make the new version @champion")
     p.add_argument("--weights", default=None,
@@ -194,11 +209,25 @@ def cmd_train(args) -> int:
     return EXIT_OK
 
 
-def cmd_scan(args) -> int:
+def check_scan_inputs(args):
+    """Everything about a scan's input that can be refused, refused before Ray starts (or is even
+    imported): the config, the detector list with its parameters, the manifest, the output folder.
+    Returns the config."""
     from rayqa.config import ScanConfig
-    from rayqa.pipeline import run_scan
+    from rayqa.manifest import read_manifest
+    from rayqa.outdir_check import check_output_dir
 
     cfg = ScanConfig.load(args.config)
+    cfg.build_detectors(args.detectors)
+    read_manifest(args.manifest)
+    check_output_dir(args.output)
+    return cfg
+
+
+def cmd_scan(args) -> int:
+    cfg = check_scan_inputs(args)
+    from rayqa.pipeline import run_scan
+
     result = run_scan(args.manifest, args.output, detectors=args.detectors, config=cfg, address=args.address,
                       rescan=args.rescan)
     print_summary(result)
@@ -242,17 +271,49 @@ def cmd_models(args) -> int:
     reg = ModelRegistry()
     if args.models_command == "list":
         rows = reg.list()
-        if not rows:
-            print(f"no rayqa models registered in {reg.tracking_uri}")
-        for r in rows:
-            alias = f" @{','.join(r['aliases'])}" if r["aliases"] else ""
-            print(f"{r['name']} v{r['version']}{alias}  {r['source']}")
+        if args.json:
+            print(json.dumps({"tracking_uri": reg.tracking_uri, "models": rows}, indent=2))
+        elif not rows:
+            print(f"no rayqa models registered in {reg.tracking_uri}; `rayqa models bootstrap` registers the "
+                  "shipped weights (a scan that needs a model does so by itself)")
+        else:
+            print(f"registry {reg.tracking_uri}")
+            print(format_models_table(rows))
         return EXIT_OK
     if args.models_command == "register":
         return _register_folder(reg, args.detector, Path(args.folder), args.promote)
     reg.promote(args.name, args.version)
     print(f"{args.name if args.name.startswith('rayqa-') else 'rayqa-' + args.name}@champion → version {args.version}")
     return EXIT_OK
+
+
+_HEADLINE = ("auc", "balanced_accuracy", "false_alarm", "false_positive", "precision", "recall", "accuracy")
+
+
+def _headline(metrics: dict, n: int = 3) -> str:
+    """A version's few headline metrics: AUC, balanced accuracy, false alarms... (not per-class recalls)."""
+    picked = []
+    for word in _HEADLINE:
+        for k, v in metrics.items():
+            if word in k and k not in picked and not k.startswith("val_recall_") and len(picked) < n:
+                picked.append(k)
+    return ", ".join(f"{k.removeprefix('val_')} {metrics[k]:g}" for k in picked) or "-"
+
+
+def format_models_table(rows: list[dict]) -> str:
+    def origin(r):
+        if r.get("origin") == "train" and r.get("run_id"):
+            return f"train run {r['run_id']}"
+        return r.get("origin") or "-"
+
+    table = [("MODEL", "REGISTERED (UTC)", "FROM", "EXPERIMENTAL", "METRICS")]
+    for r in rows:
+        alias = f" @{','.join(r['aliases'])}" if r["aliases"] else ""
+        exp = {True: "yes", False: "no"}.get(r.get("experimental"), "?")
+        when = (r.get("registered_at") or "-").replace("T", " ").removesuffix("Z")
+        table.append((f"{r['name']} v{r['version']}{alias}", when, origin(r), exp, _headline(r.get("metrics") or {})))
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1] for row in table)
 
 
 def _register_folder(reg, detector: str, folder: Path, promote: bool) -> int:
@@ -283,8 +344,16 @@ def _register_folder(reg, detector: str, folder: Path, promote: bool) -> int:
 def cmd_detectors(args) -> int:
     from rayqa.detectors import REGISTRY, build
 
+    described = []
     for det in build(list(REGISTRY)):
-        print(json.dumps(det.describe()))
+        d = det.describe()
+        learned = det.pool == "model"
+        d["kind"] = "learned" if learned else "dsp"
+        d["runs_by_default"] = not det.experimental
+        if learned:  # its weights: the registry's champion, resolved when a scan or the service starts
+            d["model"], d["model_version"] = f"rayqa-{det.name}", "champion"
+        described.append(d)
+    print(json.dumps({"detectors": described}, indent=2, default=str))
     return EXIT_OK
 
 
@@ -292,10 +361,13 @@ def cmd_serve(args) -> int:
     import time
 
     from rayqa.config import ScanConfig
+
+    cfg = ScanConfig.load(args.config)
+    cfg.build_detectors(args.detectors)  # refused before Ray starts (or is imported)
+
     from rayqa.pipeline import ensure_ray
     from rayqa.serve import deploy
 
-    cfg = ScanConfig.load(args.config)
     ensure_ray(args.address)
     url = deploy(cfg, host=args.host, port=args.port, detectors=args.detectors)
     print(f"rayqa serving on {url} (docs: {url}/docs); POST {url}/v1/score", flush=True)
@@ -329,7 +401,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from rayqa.config import ConfigError
     from rayqa.detectors import UnknownDetector
+    from rayqa.home import HomeError
     from rayqa.manifest import ManifestError
+    from rayqa.outdir_check import OutputError
     from rayqa.registry import RegistryError
     from rayqa.simulate.labels import SimulationError
 
@@ -352,9 +426,15 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_train(args)
         if args.command == "serve":
             return cmd_serve(args)
-    except (ManifestError, UnknownDetector, ConfigError, RegistryError, FileNotFoundError, SimulationError) as e:
+    except (ManifestError, UnknownDetector, ConfigError, OutputError, RegistryError, HomeError, FileNotFoundError,
+            SimulationError) as e:
         print(f"rayqa: refused: {e}", file=sys.stderr)
         return EXIT_REFUSED
+    except BrokenPipeError:  # `rayqa detectors | head`: the reader left; not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except KeyboardInterrupt:
         print("rayqa: interrupted; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERNAL
