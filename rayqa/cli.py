@@ -52,24 +52,27 @@ def build_parser() -> argparse.ArgumentParser:
     add_scan_arguments(p)
 
     p = sub.add_parser("demo", help="make a small demo catalogue with known defects, scan it, print a table")
-    p.add_argument("--workdir", default="demo_out", help="where the catalogue and the scan go (default: demo_out)")
-    p.add_argument("--address", default=None)
+    p.add_argument("--workdir", default="demo_out", help="where the catalogue and the scan go (default: demo_out; "
+                                                        "its scan is redone each time)")
+    p.add_argument("--address", default=None, help="Ray cluster address (default: RAY_ADDRESS or a local Ray)")
 
     p = sub.add_parser("models", help="the MLflow model registry (rayqa-<detector>@champion)")
     msub = p.add_subparsers(dest="models_command", required=True, parser_class=_Parser)
     ls = msub.add_parser("list", help="every registered version: alias, when (UTC), origin and training run, "
                                       "metrics, whether its detector is experimental")
     ls.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
-    b = msub.add_parser("bootstrap", help="register the shipped weights in models/ into an empty registry")
-    b.add_argument("--models-dir", default=None)
+    b = msub.add_parser("bootstrap", help="register the shipped weights in models/ for every detector that has no "
+                                          "@champion yet")
+    b.add_argument("--models-dir", default=None, help="shipped model folders (default: RAYQA_MODELS_DIR or the "
+                                                      "repository's models/)")
     rg = msub.add_parser("register", help="register a model folder (model.json + weights) as a new version of "
                                           "rayqa-DETECTOR, after checking that it loads")
-    rg.add_argument("detector")
-    rg.add_argument("folder")
+    rg.add_argument("detector", help="a detector with a model (block_corruption, audio_artifacts, av_sync)")
+    rg.add_argument("folder", help="a model folder: model.json and its weights")
     rg.add_argument("--promote", action="store_true", help="make the new version @champion")
     pr = msub.add_parser("promote", help="point NAME@champion at VERSION")
     pr.add_argument("name", help="rayqa-<detector> or <detector>")
-    pr.add_argument("version")
+    pr.add_argument("version", help="a registered version (rayqa models list shows them)")
 
     p = sub.add_parser("detectors", help="the detectors with their inputs, models and default parameters, "
                                          "as one JSON document")
@@ -81,8 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "`rayqa models promote` to roll the learned detectors over to the new version. "
                                    "Environment: RAYQA_API_TOKEN (bearer token), RAYQA_ALLOWED_ROOTS (colon-separated "
                                    "folders that {\"uri\": ...} requests may read), RAYQA_MAX_UPLOAD_MB.")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
     p.add_argument("--config", default=None, help="TOML file: [serve] replicas, CPU/GPU fractions, batching")
     p.add_argument("--address", default=None, help="Ray cluster address ('auto' for a running cluster)")
     p.add_argument("--detach", action="store_true", help="deploy and return instead of serving in the foreground")
@@ -107,7 +110,8 @@ def add_simulate_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "simulate", help="make labelled training/evaluation data by injecting defects into pristine media",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Generate items (MP4) from pristine content with one defect each, at random times and with "
+        description="Generate items (MP4) from pristine content with one defect each (or none: --clean-fraction), "
+                    "at random times and with "
                     "parameters drawn from the ranges below, plus labels.parquet, masks/ and manifest.csv. "
                     "Deterministic: the same --seed gives the same bytes.",
         epilog="defect recipes (--defects), with their parameters:\n" + describe_recipes())
@@ -118,18 +122,18 @@ def add_simulate_parser(sub) -> argparse.ArgumentParser:
 def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", required=True, help="dataset folder")
     p.add_argument("--items", type=int, default=100, help="how many items (default 100)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="default 0")
     p.add_argument("--defects", default=None, help="comma-separated recipes (default: all); see below")
     p.add_argument("--clean-fraction", type=float, default=0.2, help="share of items left clean (default 0.2)")
     p.add_argument("--split", choices=["train", "heldout"], default="train",
                    help="which pristine sources: held-out voices, music, noise beds and photos never appear in train")
     p.add_argument("--pristine", default=None, help="a folder of your own pristine media to use instead")
-    p.add_argument("--duration-s", type=float, default=10.0)
-    p.add_argument("--width", type=int, default=320)
-    p.add_argument("--height", type=int, default=180)
-    p.add_argument("--fps", type=int, default=25)
-    p.add_argument("--sample-rate", type=int, default=48000)
-    p.add_argument("--channels", type=int, default=2)
+    p.add_argument("--duration-s", type=float, default=10.0, help="seconds per item (default 10)")
+    p.add_argument("--width", type=int, default=320, help="default 320")
+    p.add_argument("--height", type=int, default=180, help="default 180")
+    p.add_argument("--fps", type=int, default=25, help="default 25")
+    p.add_argument("--sample-rate", type=int, default=48000, help="Hz (default 48000)")
+    p.add_argument("--channels", type=int, default=2, help="audio channels (default 2)")
 
 
 def cmd_simulate(args) -> int:
@@ -155,8 +159,8 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
         "train", help="train a detector on simulated data, log it to MLflow and register a version",
         description="Simulates the training data (or reuses --data), trains with a fixed seed, writes weights, "
                     "model.json and MODEL_CARD.md to --out, logs params/metrics/artifacts and the data's hash to "
-                    "MLflow and registers a new version of rayqa-<detector> (@champion only with --promote or in "
-                    "an empty registry). `--out models/<detector>` reproduces the shipped weights.")
+                    "MLflow and registers a new version of rayqa-<detector> (@champion only with --promote or when "
+                    "it has none yet). `--out models/<detector>` reproduces the shipped weights.")
     p.add_argument("detector", choices=TRAINABLE)
     p.add_argument("--seed", type=int, default=None, help="default 0")
     p.add_argument("--items", type=int, default=None, help="simulated training items (default: the detector's)")
