@@ -161,8 +161,8 @@ def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
             problems.append(f"{col} is not a string at {_rows(bad)}")
         df[col] = pd.Series(values, index=df.index, dtype=object)
     for col in df.columns:
-        if col not in REQUIRED + OPTIONAL and df[col].dtype == object:
-            df[col] = pd.Series([_empty_to_null(v) for v in df[col].tolist()], index=df.index, dtype=object)
+        if col not in REQUIRED + OPTIONAL and (df[col].dtype == object or pd.api.types.is_string_dtype(df[col])):
+            df[col] = df[col].map(_empty_to_null)
 
     ids = df["item_id"]
     empty_id = df.index[ids.isna()]
