@@ -19,11 +19,23 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(EXIT_REFUSED)
 
 
+def detectors_help(what: str = "run") -> str:
+    """The truth about ``--detectors``' default, from the registry."""
+    from rayqa.detectors import REGISTRY
+
+    default = [n for n, c in REGISTRY.items() if not c.experimental]
+    experimental = [n for n, c in REGISTRY.items() if c.experimental]
+    return (f"comma-separated detector names (default: every detector that is not experimental: {', '.join(default)}; "
+            f"experimental ones {what} only when named: {', '.join(experimental) or 'none'})")
+
+
 def add_scan_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--manifest", required=True, help="Parquet, CSV or JSONL with item_id, uri[, captions_uri]")
-    p.add_argument("--output", required=True, help="output folder (findings/, items/, run.json); resumes a scan there")
-    p.add_argument("--detectors", default=None, help="comma-separated detector names (default: all)")
-    p.add_argument("--config", default=None, help="TOML file overriding thresholds and resources")
+    p.add_argument("--manifest", required=True, help="Parquet, CSV, JSONL (or a JSON array) with item_id, uri[, captions_uri]")
+    p.add_argument("--output", required=True, help="output folder (findings/, items/, run.json): a new or empty folder, "
+                                                  "or one holding a scan, which is resumed")
+    p.add_argument("--detectors", default=None, help=detectors_help())
+    p.add_argument("--config", default=None, help="TOML file overriding thresholds and resources (checked against the "
+                                                  "schema before any work starts; see README, Configuration)")
     p.add_argument("--address", default=None,
                    help="Ray cluster address ('auto' for a running cluster; default: RAY_ADDRESS or a local Ray)")
     again = p.add_mutually_exclusive_group()
@@ -43,24 +55,30 @@ def build_parser() -> argparse.ArgumentParser:
     add_scan_arguments(p)
 
     p = sub.add_parser("demo", help="make a small demo catalogue with known defects, scan it, print a table")
-    p.add_argument("--workdir", default="demo_out", help="where the catalogue and the scan go (default: demo_out)")
-    p.add_argument("--address", default=None)
+    p.add_argument("--workdir", default="demo_out", help="where the catalogue and the scan go (default: demo_out; "
+                                                        "its scan is redone each time)")
+    p.add_argument("--address", default=None, help="Ray cluster address (default: RAY_ADDRESS or a local Ray)")
 
     p = sub.add_parser("models", help="the MLflow model registry (rayqa-<detector>@champion)")
     msub = p.add_subparsers(dest="models_command", required=True, parser_class=_Parser)
-    msub.add_parser("list", help="registered rayqa models, versions and aliases")
-    b = msub.add_parser("bootstrap", help="register the shipped weights in models/ into an empty registry")
-    b.add_argument("--models-dir", default=None)
+    ls = msub.add_parser("list", help="every registered version: alias, when (UTC), origin and training run, "
+                                      "metrics, whether its detector is experimental")
+    ls.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
+    b = msub.add_parser("bootstrap", help="register the shipped weights in models/ for every detector that has no "
+                                          "@champion yet")
+    b.add_argument("--models-dir", default=None, help="shipped model folders (default: RAYQA_MODELS_DIR or the "
+                                                      "repository's models/)")
     rg = msub.add_parser("register", help="register a model folder (model.json + weights) as a new version of "
                                           "rayqa-DETECTOR, after checking that it loads")
-    rg.add_argument("detector")
-    rg.add_argument("folder")
+    rg.add_argument("detector", help="a detector with a model (block_corruption, audio_artifacts, av_sync)")
+    rg.add_argument("folder", help="a model folder: model.json and its weights")
     rg.add_argument("--promote", action="store_true", help="make the new version @champion")
     pr = msub.add_parser("promote", help="point NAME@champion at VERSION")
     pr.add_argument("name", help="rayqa-<detector> or <detector>")
-    pr.add_argument("version")
+    pr.add_argument("version", help="a registered version (rayqa models list shows them)")
 
-    p = sub.add_parser("detectors", help="list the detectors with their inputs and default parameters")
+    p = sub.add_parser("detectors", help="the detectors with their inputs, models and default parameters, "
+                                         "as one JSON document")
 
     p = sub.add_parser("serve", help="the detectors over HTTP on Ray Serve (POST /v1/score, GET /v1/models, /healthz)",
                        description="Deploys the scoring app on Ray Serve. Without --address a local Ray is started and "
@@ -69,12 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "`rayqa models promote` to roll the learned detectors over to the new version. "
                                    "Environment: RAYQA_API_TOKEN (bearer token), RAYQA_ALLOWED_ROOTS (colon-separated "
                                    "folders that {\"uri\": ...} requests may read), RAYQA_MAX_UPLOAD_MB.")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="HTTP port (default 8000)")
     p.add_argument("--config", default=None, help="TOML file: [serve] replicas, CPU/GPU fractions, batching")
     p.add_argument("--address", default=None, help="Ray cluster address ('auto' for a running cluster)")
     p.add_argument("--detach", action="store_true", help="deploy and return instead of serving in the foreground")
-    p.add_argument("--detectors", default=None, help="comma-separated detectors to serve (default: all)")
+    p.add_argument("--detectors", default=None, help=detectors_help("are served"))
 
     add_simulate_parser(sub)
     add_train_parser(sub)
@@ -95,7 +113,8 @@ def add_simulate_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "simulate", help="make labelled training/evaluation data by injecting defects into pristine media",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Generate items (MP4) from pristine content with one defect each, at random times and with "
+        description="Generate items (MP4) from pristine content with one defect each (or none: --clean-fraction), "
+                    "at random times and with "
                     "parameters drawn from the ranges below, plus labels.parquet, masks/ and manifest.csv. "
                     "Deterministic: the same --seed gives the same bytes.",
         epilog="defect recipes (--defects), with their parameters:\n" + describe_recipes())
@@ -106,18 +125,18 @@ def add_simulate_parser(sub) -> argparse.ArgumentParser:
 def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", required=True, help="dataset folder")
     p.add_argument("--items", type=int, default=100, help="how many items (default 100)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="default 0")
     p.add_argument("--defects", default=None, help="comma-separated recipes (default: all); see below")
     p.add_argument("--clean-fraction", type=float, default=0.2, help="share of items left clean (default 0.2)")
     p.add_argument("--split", choices=["train", "heldout"], default="train",
                    help="which pristine sources: held-out voices, music, noise beds and photos never appear in train")
     p.add_argument("--pristine", default=None, help="a folder of your own pristine media to use instead")
-    p.add_argument("--duration-s", type=float, default=10.0)
-    p.add_argument("--width", type=int, default=320)
-    p.add_argument("--height", type=int, default=180)
-    p.add_argument("--fps", type=int, default=25)
-    p.add_argument("--sample-rate", type=int, default=48000)
-    p.add_argument("--channels", type=int, default=2)
+    p.add_argument("--duration-s", type=float, default=10.0, help="seconds per item (default 10)")
+    p.add_argument("--width", type=int, default=320, help="default 320")
+    p.add_argument("--height", type=int, default=180, help="default 180")
+    p.add_argument("--fps", type=int, default=25, help="default 25")
+    p.add_argument("--sample-rate", type=int, default=48000, help="Hz (default 48000)")
+    p.add_argument("--channels", type=int, default=2, help="audio channels (default 2)")
 
 
 def cmd_simulate(args) -> int:
@@ -143,16 +162,16 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
         "train", help="train a detector on simulated data, log it to MLflow and register a version",
         description="Simulates the training data (or reuses --data), trains with a fixed seed, writes weights, "
                     "model.json and MODEL_CARD.md to --out, logs params/metrics/artifacts and the data's hash to "
-                    "MLflow and registers a new version of rayqa-<detector> (@champion only with --promote or in "
-                    "an empty registry). `--out models/<detector>` reproduces the shipped weights.")
+                    "MLflow and registers a new version of rayqa-<detector> (@champion only with --promote or when "
+                    "it has none yet). `--out models/<detector>` reproduces the shipped weights.")
     p.add_argument("detector", choices=TRAINABLE)
     p.add_argument("--seed", type=int, default=None, help="default 0")
     p.add_argument("--items", type=int, default=None, help="simulated training items (default: the detector's)")
     p.add_argument("--steps", type=int, default=None, help="optimiser steps (default: the detector's)")
     p.add_argument("--batch", type=int, default=None, help="batch size (default: the detector's)")
-    p.add_argument("--data", default=None, help="training data folder (default: under $RAYQA_HOME/datasets, "
-                                                "simulated when missing)")
-    p.add_argument("--out", default=None, help="where the model goes (default $RAYQA_HOME/models/<detector>)")
+    p.add_argument("--data", default=None, help="training data folder (default: under datasets/ in rayqa's home, "
+                                                "$RAYQA_HOME or ~/.rayqa; simulated when missing)")
+    p.add_argument("--out", default=None, help="where the model goes (default: models/<detector> in rayqa's home)")
     p.add_argument("--no-register", action="store_true", help="write the model but leave MLflow alone")
     p.add_argument("--promote", action="store_true", help="make the new version @champion")
     p.add_argument("--weights", default=None,
@@ -197,11 +216,25 @@ def cmd_train(args) -> int:
     return EXIT_OK
 
 
-def cmd_scan(args) -> int:
+def check_scan_inputs(args):
+    """Everything about a scan's input that can be refused, refused before Ray starts (or is even
+    imported): the config, the detector list with its parameters, the manifest, the output folder.
+    Returns the config."""
     from rayqa.config import ScanConfig
-    from rayqa.pipeline import run_scan
+    from rayqa.manifest import read_manifest
+    from rayqa.outdir_check import check_output_dir
 
     cfg = ScanConfig.load(args.config)
+    cfg.build_detectors(args.detectors)
+    read_manifest(args.manifest)
+    check_output_dir(args.output)
+    return cfg
+
+
+def cmd_scan(args) -> int:
+    cfg = check_scan_inputs(args)
+    from rayqa.pipeline import run_scan
+
     result = run_scan(args.manifest, args.output, detectors=args.detectors, config=cfg, address=args.address,
                       rescan=args.rescan, retry_failed=args.retry_failed)
     print_summary(result)
@@ -245,17 +278,49 @@ def cmd_models(args) -> int:
     reg = ModelRegistry()
     if args.models_command == "list":
         rows = reg.list()
-        if not rows:
-            print(f"no rayqa models registered in {reg.tracking_uri}")
-        for r in rows:
-            alias = f" @{','.join(r['aliases'])}" if r["aliases"] else ""
-            print(f"{r['name']} v{r['version']}{alias}  {r['source']}")
+        if args.json:
+            print(json.dumps({"tracking_uri": reg.tracking_uri, "models": rows}, indent=2))
+        elif not rows:
+            print(f"no rayqa models registered in {reg.tracking_uri}; `rayqa models bootstrap` registers the "
+                  "shipped weights (a scan that needs a model does so by itself)")
+        else:
+            print(f"registry {reg.tracking_uri}")
+            print(format_models_table(rows))
         return EXIT_OK
     if args.models_command == "register":
         return _register_folder(reg, args.detector, Path(args.folder), args.promote)
     reg.promote(args.name, args.version)
     print(f"{args.name if args.name.startswith('rayqa-') else 'rayqa-' + args.name}@champion → version {args.version}")
     return EXIT_OK
+
+
+_HEADLINE = ("auc", "balanced_accuracy", "false_alarm", "false_positive", "precision", "recall", "accuracy")
+
+
+def _headline(metrics: dict, n: int = 3) -> str:
+    """A version's few headline metrics: AUC, balanced accuracy, false alarms... (not per-class recalls)."""
+    picked = []
+    for word in _HEADLINE:
+        for k, v in metrics.items():
+            if word in k and k not in picked and not k.startswith("val_recall_") and len(picked) < n:
+                picked.append(k)
+    return ", ".join(f"{k.removeprefix('val_')} {metrics[k]:g}" for k in picked) or "-"
+
+
+def format_models_table(rows: list[dict]) -> str:
+    def origin(r):
+        if r.get("origin") == "train" and r.get("run_id"):
+            return f"train run {r['run_id']}"
+        return r.get("origin") or "-"
+
+    table = [("MODEL", "REGISTERED (UTC)", "FROM", "EXPERIMENTAL", "METRICS")]
+    for r in rows:
+        alias = f" @{','.join(r['aliases'])}" if r["aliases"] else ""
+        exp = {True: "yes", False: "no"}.get(r.get("experimental"), "?")
+        when = (r.get("registered_at") or "-").replace("T", " ").removesuffix("Z")
+        table.append((f"{r['name']} v{r['version']}{alias}", when, origin(r), exp, _headline(r.get("metrics") or {})))
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1] for row in table)
 
 
 def _register_folder(reg, detector: str, folder: Path, promote: bool) -> int:
@@ -287,8 +352,16 @@ def _register_folder(reg, detector: str, folder: Path, promote: bool) -> int:
 def cmd_detectors(args) -> int:
     from rayqa.detectors import REGISTRY, build
 
+    described = []
     for det in build(list(REGISTRY)):
-        print(json.dumps(det.describe()))
+        d = det.describe()
+        learned = det.pool == "model"
+        d["kind"] = "learned" if learned else "dsp"
+        d["runs_by_default"] = not det.experimental
+        if learned:  # its weights: the registry's champion, resolved when a scan or the service starts
+            d["model"], d["model_version"] = f"rayqa-{det.name}", "champion"
+        described.append(d)
+    print(json.dumps({"detectors": described}, indent=2, default=str))
     return EXIT_OK
 
 
@@ -309,16 +382,21 @@ def cmd_serve(args) -> int:
     import time
 
     from rayqa.config import ConfigError, ScanConfig
-    from rayqa.raytools import ensure_ray
-    from rayqa.serve import deploy, settings_from_env
 
     cfg = ScanConfig.load(args.config)
-    settings_from_env(cfg)  # bad environment values are refused before Ray starts
+    cfg.build_detectors(args.detectors)  # refused before Ray starts (or is imported)
+    from rayqa.serve import settings_from_env
+
+    settings_from_env(cfg)  # bad environment values too
     if not 0 < args.port < 65536:
         raise ConfigError(f"--port must be in 1..65535, not {args.port}")
     if not port_free(args.host, args.port):
         raise ConfigError(f"port {args.port} on {args.host} is in use (another rayqa serve or program); "
                           "stop it or choose another with --port")
+
+    from rayqa.raytools import ensure_ray
+    from rayqa.serve import deploy
+
     ensure_ray(args.address)
     url = deploy(cfg, host=args.host, port=args.port, detectors=args.detectors)
     print(f"rayqa serving on {url} (docs: {url}/docs); POST {url}/v1/score", flush=True)
@@ -358,7 +436,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from rayqa.config import ConfigError
     from rayqa.detectors import UnknownDetector
+    from rayqa.home import HomeError
     from rayqa.manifest import ManifestError
+    from rayqa.outdir_check import OutputError
     from rayqa.output import ScanMismatch
     from rayqa.registry import RegistryError
     from rayqa.simulate.labels import SimulationError
@@ -382,10 +462,15 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_train(args)
         if args.command == "serve":
             return cmd_serve(args)
-    except (ManifestError, UnknownDetector, ConfigError, RegistryError, FileNotFoundError, SimulationError,
-            ScanMismatch) as e:
+    except (ManifestError, UnknownDetector, ConfigError, OutputError, ScanMismatch, RegistryError, HomeError,
+            FileNotFoundError, SimulationError) as e:
         print(f"rayqa: refused: {e}", file=sys.stderr)
         return EXIT_REFUSED
+    except BrokenPipeError:  # `rayqa detectors | head`: the reader left; not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except KeyboardInterrupt:
         print("rayqa: interrupted; run the same command again to resume", file=sys.stderr)
         return EXIT_INTERNAL

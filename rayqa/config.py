@@ -15,70 +15,88 @@ Defaults fit a 2-CPU laptop; a TOML file given with ``--config`` overrides any o
     [pools.block_corruption]     # one learned detector's actor pool
     num_gpus = 1.0
     batch_windows = 16
+
+The file is checked against one typed, strict schema (pydantic) before any work starts: unknown
+sections, keys, detectors and parameters, wrong types (no coercion: ``"false"`` is not a bool,
+``2.9`` is not an int; an int is fine where a number is expected) and values out of range are a
+:class:`ConfigError` naming the key's full path. A detector's parameters are typed by its
+documented ``defaults`` (``rayqa.detectors.REGISTRY``), so a new detector needs no schema edit.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
+import functools
+import json
+import math
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, Optional
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator, \
+    model_validator
 
 
 class ConfigError(ValueError):
-    """A configuration that cannot work (unknown key, resources that do not fit the cluster)."""
+    """A configuration that cannot work (unknown key, wrong type, resources that do not fit the cluster)."""
 
 
-@dataclass
-class DecodeConfig:
+_STRICT = ConfigDict(extra="forbid", strict=True, validate_default=False)
+
+
+class DecodeConfig(BaseModel):
+    model_config = _STRICT
+
     # Length of the unit of work. Detectors segment inside a window (1 s audio segments, 4 s AV
     # fragments), so the window must be a multiple of every detector's segment length.
-    window_s: float = 8.0
+    window_s: float = Field(8.0, gt=0)
     # Items longer than this many windows are still windowed; this only bounds one planning row.
-    max_windows_per_item: int = 200_000
+    max_windows_per_item: int = Field(200_000, ge=1)
     # "pyav" reports concealed damage frame by frame; "decord" reports none and falls back to
     # pyav for a span it gives up on (see rayqa/media.py).
-    video_backend: str = "pyav"
+    video_backend: Literal["pyav", "decord"] = "pyav"
 
 
-@dataclass
-class ResourceConfig:
+class ResourceConfig(BaseModel):
     """Ray resources for every stage. Fractions let all stages share a 2-CPU machine."""
+
+    model_config = _STRICT
 
     # One decode task (CPU, always; one decoder thread per task). Probing an item and cutting it
     # into windows asks for the same, so Ray Data fuses the two into one task per item: measured
     # on 2 CPUs, separate probe tasks starved behind the decoders and halved throughput.
-    decode_num_cpus: float = 0.5
-    decode_batch_windows: int = 4
+    decode_num_cpus: float = Field(0.5, gt=0)
+    decode_batch_windows: int = Field(4, ge=1)
     # Windows per decode task: a long item is cut into runs this long (32 x 8 s ~ 4 minutes) that
     # separate tasks decode in parallel; short items share a task. Smaller spreads one long item
     # wider, larger seeks less.
-    decode_task_windows: int = 32
+    decode_task_windows: int = Field(32, ge=1)
     # Items probed and planned per task (fewer when the catalogue is small next to the cluster).
-    plan_items_per_block: int = 16
+    plan_items_per_block: int = Field(16, ge=1)
     # Actor pool for the cheap signal-processing detectors, which share one actor. A request
     # different from decode_num_cpus keeps decoding in tasks (Ray Data fuses equal ones into the
     # actor, which then decodes one batch at a time).
-    dsp_num_cpus: float = 0.25
+    dsp_num_cpus: float = Field(0.25, ge=0)
     # "decode": the signal-processing detectors (no weights, ~10 % of decoding's cost) run inside
     # the decode task on the frames it just decoded, and only learned detectors' pools receive
     # windows through the object store. "actor": they get one shared actor pool of their own
     # (measured on 2 CPUs: 1.4x the wall time and 0.7 GB more worker memory).
-    dsp_pool: str = "decode"
-    dsp_batch_windows: int = 4
+    dsp_pool: Literal["decode", "actor"] = "decode"
+    dsp_batch_windows: int = Field(4, ge=1)
     # Each learned detector gets its own pool; on a GPU node it asks for this much GPU. These are
     # the defaults of every pool; [pools.<detector>] overrides them for one detector.
-    model_num_cpus: float = 0.5
-    model_num_gpus: float = 0.5
-    model_batch_windows: int = 4
-    detector_pool_min: int = 1
+    model_num_cpus: float = Field(0.5, ge=0)
+    model_num_gpus: float = Field(0.5, ge=0)
+    model_batch_windows: int = Field(4, ge=1)
+    detector_pool_min: int = Field(1, ge=1)
     # 0: as many actors as the cluster could hold (CPUs / num_cpus, or GPUs / num_gpus on GPU
     # nodes), so pools grow with the cluster; Ray Data's autoscaler starts them as work queues up.
-    detector_pool_max: int = 0
+    detector_pool_max: int = Field(0, ge=0)
     # Findings are committed to Parquet every N finished items (and at the end).
-    commit_every_items: int = 64
+    commit_every_items: int = Field(64, ge=1)
     # Ray Data's per-operator resource reservation holds back half the CPUs for operators that are
     # idle most of the time here; measured on 2 CPUs, decoding ran 1.4x faster without it.
     ray_data_reservation: bool = False
@@ -87,11 +105,56 @@ class ResourceConfig:
     # poisonous item would stall the scan. Items that still lost windows are then scanned again one
     # window per task (the isolation pass, so an innocent neighbour is not blamed), and an item
     # that fails there too ends as `failed` with the reason.
-    max_task_retries: int = 3
+    max_task_retries: int = Field(3, ge=0)
     isolation_pass: bool = True
+
+    @model_validator(mode="after")
+    def _pool_bounds(self):
+        if self.detector_pool_max and self.detector_pool_max < self.detector_pool_min:
+            raise ValueError(f"resources.detector_pool_max ({self.detector_pool_max}) is below "
+                             f"resources.detector_pool_min ({self.detector_pool_min}); 0 means auto")
+        return self
 
 
 POOL_KEYS = ("num_cpus", "num_gpus", "batch_windows", "min_size", "max_size")
+
+
+class PoolOverride(BaseModel):
+    """``[pools.<detector>]``: any of these, the rest from ``resources.model_*``."""
+
+    model_config = _STRICT
+
+    num_cpus: float = Field(None, ge=0)
+    num_gpus: float = Field(None, ge=0)
+    batch_windows: int = Field(None, ge=1)
+    min_size: int = Field(None, ge=1)
+    max_size: int = Field(None, ge=0)  # 0 = auto
+
+    @model_validator(mode="after")
+    def _bounds(self):
+        if self.min_size is not None and self.max_size and self.max_size < self.min_size:
+            raise ValueError(f"max_size ({self.max_size}) is below min_size ({self.min_size}); 0 means auto")
+        return self
+
+
+assert tuple(PoolOverride.model_fields) == POOL_KEYS
+
+
+class ServeConfig(BaseModel):
+    """``rayqa serve``: replicas and their reservations (a Serve replica reserves a whole CPU
+    unless told otherwise), batching of learned detectors, upload limit."""
+
+    model_config = _STRICT
+
+    ingress_replicas: int = Field(1, ge=1)
+    ingress_num_cpus: float = Field(0.25, ge=0)  # HTTP handling, decoding and the signal-processing detectors
+    model_replicas: int = Field(1, ge=1)  # per learned detector
+    model_num_cpus: float = Field(0.5, ge=0)
+    model_num_gpus: float = Field(0.5, ge=0)  # only where the cluster has GPUs
+    max_batch_windows: int = Field(16, ge=1)  # windows (of decode.window_s) per forward batch across requests
+    batch_wait_timeout_s: float = Field(0.02, ge=0)  # how long a batch waits to fill
+    max_ongoing_requests: int = Field(32, ge=1)  # per replica; batching needs several requests in one replica
+    max_upload_mb: float = Field(512.0, gt=0)  # RAYQA_MAX_UPLOAD_MB overrides
 
 
 @dataclass(frozen=True)
@@ -106,31 +169,151 @@ class PoolSpec:
     max_size: int
 
 
-@dataclass
-class ServeConfig:
-    """``rayqa serve``: replicas and their reservations (a Serve replica reserves a whole CPU
-    unless told otherwise), batching of learned detectors, upload limit."""
+# -- detector parameters: a schema from each detector's documented defaults ------------------------
 
-    ingress_replicas: int = 1
-    ingress_num_cpus: float = 0.25  # HTTP handling, decoding and the signal-processing detectors
-    model_replicas: int = 1  # per learned detector
-    model_num_cpus: float = 0.5
-    model_num_gpus: float = 0.5  # only where the cluster has GPUs
-    max_batch_windows: int = 16  # windows (of decode.window_s) per forward batch across requests
-    batch_wait_timeout_s: float = 0.02  # how long a batch waits to fill
-    max_ongoing_requests: int = 32  # per replica; batching needs several requests in one replica
-    max_upload_mb: float = 512.0  # RAYQA_MAX_UPLOAD_MB overrides
+# Parameter names whose meaning fixes a range, whatever the detector: durations are never negative;
+# a fraction, ratio or recall (and a threshold documented inside [0, 1]) stays inside [0, 1].
+_DURATION_SUFFIXES = ("_s", "_ms")
+_UNIT_SUFFIXES = ("_fraction", "_ratio", "_recall")
+_NUMERIC_NAMES = _DURATION_SUFFIXES + _UNIT_SUFFIXES + ("_db", "threshold", "_fps")
 
 
-@dataclass
-class ScanConfig:
-    decode: DecodeConfig = field(default_factory=DecodeConfig)
-    resources: ResourceConfig = field(default_factory=ResourceConfig)
-    serve: ServeConfig = field(default_factory=ServeConfig)
+def _simple_value(value: Any) -> Any:
+    # A default of None ("decided at run time") takes any plain TOML value.
+    if not isinstance(value, (str, int, float, bool)):
+        raise ValueError(f"expected a string, a number or true/false, got {_show(value)}")
+    return value
+
+
+def _of_type(kind: type):
+    def check(value: Any) -> Any:
+        if not isinstance(value, kind):
+            raise ValueError(f"expected {_kind_words(kind)}, got {_show(value)}")
+        return value
+    return check
+
+
+def _kind_words(kind: type) -> str:
+    return {list: "an array", tuple: "an array", dict: "a table"}.get(kind, kind.__name__)
+
+
+def _param_annotation(name: str, default: Any):
+    limits: dict[str, Any] = {}
+    numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
+    if name.endswith(_DURATION_SUFFIXES):
+        limits["ge"] = 0
+    if name.endswith(_UNIT_SUFFIXES) or (name.endswith("threshold") and numeric and 0 <= default <= 1):
+        limits.update(ge=0, le=1)
+    if isinstance(default, bool):
+        return bool
+    if isinstance(default, int):
+        return Annotated[int, Field(**limits)]
+    if isinstance(default, float):
+        return Annotated[float, Field(allow_inf_nan=False, **limits)]
+    if isinstance(default, str):
+        return str
+    if default is None:
+        if name.endswith(_NUMERIC_NAMES):
+            return Annotated[Optional[float], Field(allow_inf_nan=False, **limits)]
+        return Annotated[Any, AfterValidator(_simple_value)]
+    return Annotated[Any, AfterValidator(_of_type(type(default)))]
+
+
+@functools.cache
+def param_schema(detector_cls: type) -> type[BaseModel]:
+    """The strict schema of one detector's ``[detectors.<name>]`` table, typed by its defaults:
+    a number where the default is a float (an int is fine), a whole number for an int, true/false
+    for a bool (never a number), a string for a string, any plain value where the default is None
+    (a number where the name says so: ``*_s``, ``*_threshold``...)."""
+    fields = {name: (_param_annotation(name, default), None) for name, default in detector_cls.defaults.items()}
+    return create_model(f"{detector_cls.__name__}Params", __config__=_STRICT, **fields)
+
+
+class _Described(ValueError):
+    """Messages that already name their keys' full paths (from our own validators)."""
+
+    def __init__(self, messages: list[str]):
+        super().__init__("; ".join(messages))
+        self.messages = messages
+
+
+class ScanConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=False)
+
+    decode: DecodeConfig = Field(default_factory=DecodeConfig)
+    resources: ResourceConfig = Field(default_factory=ResourceConfig)
+    serve: ServeConfig = Field(default_factory=ServeConfig)
     # Per-detector parameter overrides: {"black_frames": {"pixel_threshold": 0.1}}
-    detectors: dict[str, dict[str, Any]] = field(default_factory=dict)
+    detectors: dict[str, dict[str, Any]] = Field(default_factory=dict)
     # Per-detector actor pool overrides: {"block_corruption": {"num_gpus": 1.0, "batch_windows": 16}}
-    pools: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pools: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    def __init__(self, **data: Any):
+        try:
+            super().__init__(**data)
+        except ValidationError as e:
+            raise ConfigError(describe(e)) from None
+
+    @field_validator("detectors")
+    @classmethod
+    def _check_detectors(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        from rayqa.detectors import REGISTRY
+
+        messages, checked = [], {}
+        for name, params in value.items():
+            det = REGISTRY.get(name)
+            if det is None:
+                messages.append(f"unknown detector [detectors.{name}]{_hint(name, list(REGISTRY))}")
+                continue
+            schema = param_schema(det)
+            try:
+                params = schema.model_validate(params).model_dump(exclude_unset=True)
+            except ValidationError as e:
+                messages.extend(_messages(e.errors(), schema, ("detectors", name)))
+                continue
+            try:
+                det(**params)  # the detector's own documented ranges (hop_s <= segment, thresholds...)
+            except (TypeError, ValueError) as e:
+                text = str(e)
+                messages.append(f"detectors.{name}: {text.removeprefix(f'{name}: ')}")
+                continue
+            checked[name] = params
+        if messages:
+            raise _Described(messages)
+        return checked
+
+    @field_validator("pools")
+    @classmethod
+    def _check_pools(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        from rayqa.detectors import REGISTRY
+
+        learned = [n for n, c in REGISTRY.items() if c.pool == "model"]
+        messages, checked = [], {}
+        for name, params in value.items():
+            if name not in learned:
+                what = ("a signal-processing detector: those share resources.dsp_*" if name in REGISTRY
+                        else "not a detector")
+                hint = _hint(name, learned, known_label="detectors with a pool")
+                messages.append(f"[pools.{name}]: {what}{hint}")
+                continue
+            try:
+                checked[name] = PoolOverride.model_validate(params).model_dump(exclude_unset=True)
+            except ValidationError as e:
+                messages.extend(_messages(e.errors(), PoolOverride, ("pools", name)))
+        if messages:
+            raise _Described(messages)
+        return checked
+
+    # -- building ------------------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Any) -> "ScanConfig":
+        """A config from plain data (a parsed TOML file), checked; raises ConfigError."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"a config is a table of sections ([decode], [resources], ...), got {_show(data)}")
+        try:
+            return cls.model_validate(data)
+        except ValidationError as e:
+            raise ConfigError(describe(e)) from None
 
     @classmethod
     def load(cls, path: str | os.PathLike | None = None) -> "ScanConfig":
@@ -138,72 +321,58 @@ class ScanConfig:
         if path is None:
             return cfg
         p = Path(path)
-        if not p.is_file():
+        if not p.exists():
             raise ConfigError(f"config file not found: {p}")
+        if not p.is_file():
+            raise ConfigError(f"config file {p} is not a file")
         try:
-            data = tomllib.loads(p.read_text())
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"config file {p} is not valid TOML: {e}") from e
-        return cfg.merged(data)
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {p} is not UTF-8 text (TOML)") from None
+        except OSError as e:
+            raise ConfigError(f"config file {p} cannot be read: {e.strerror or e}") from None
+        try:
+            return cfg.merged(data)
+        except ConfigError as e:
+            raise ConfigError(f"{p}: {e}") from None
 
     def merged(self, data: dict[str, Any]) -> "ScanConfig":
-        cfg = copy.deepcopy(self)
+        """This config with ``data`` (TOML-shaped) laid over it, section by section and, for
+        ``detectors`` and ``pools``, detector by detector; the result is checked whole."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"a config is a table of sections ([decode], [resources], ...), got {_show(data)}")
+        merged = copy.deepcopy(self.model_dump())
         for section, values in data.items():
-            if section == "detectors":
-                if not isinstance(values, dict):
-                    raise ConfigError("[detectors] must be a table of tables")
+            current = merged.get(section)
+            if section in ("detectors", "pools") and isinstance(values, dict) and isinstance(current, dict):
                 for name, params in values.items():
-                    cfg.detectors.setdefault(name, {}).update(params)
-                continue
-            if section == "pools":
-                if not isinstance(values, dict) or not all(isinstance(v, dict) for v in values.values()):
-                    raise ConfigError("[pools] must be a table of tables: [pools.<detector>]")
-                for name, params in values.items():
-                    unknown = set(params) - set(POOL_KEYS)
-                    if unknown:
-                        raise ConfigError(f"unknown key(s) in [pools.{name}]: {', '.join(sorted(unknown))}; "
-                                          f"known: {', '.join(POOL_KEYS)}")
-                    cfg.pools.setdefault(name, {}).update(params)
-                continue
-            target = getattr(cfg, section, None)
-            if target is None or not isinstance(values, dict):
-                raise ConfigError(f"unknown config section [{section}]")
-            for key, value in values.items():
-                if not hasattr(target, key):
-                    raise ConfigError(f"unknown config key {section}.{key}")
-                current = getattr(target, key)
-                try:
-                    value = type(current)(value)
-                except (TypeError, ValueError) as e:
-                    raise ConfigError(f"{section}.{key}: expected {type(current).__name__}, got {value!r}") from e
-                setattr(target, key, value)
-        return cfg.validate()
+                    old = current.get(name)
+                    current[name] = {**old, **params} if isinstance(old, dict) and isinstance(params, dict) else params
+            elif isinstance(values, dict) and isinstance(current, dict):
+                merged[section] = {**current, **values}
+            else:
+                merged[section] = values
+        return type(self).from_dict(merged)
 
-    def validate(self) -> "ScanConfig":
-        if self.decode.video_backend not in ("pyav", "decord"):
-            raise ConfigError(f"decode.video_backend must be 'pyav' or 'decord', not {self.decode.video_backend!r}")
-        if self.resources.dsp_pool not in ("actor", "decode"):
-            raise ConfigError(f"resources.dsp_pool must be 'actor' or 'decode', not {self.resources.dsp_pool!r}")
-        if self.decode.window_s <= 0 or self.resources.decode_batch_windows < 1 or self.resources.decode_task_windows < 1 \
-                or self.resources.plan_items_per_block < 1:
-            raise ConfigError("decode.window_s, resources.decode_batch_windows, resources.decode_task_windows and "
-                              "resources.plan_items_per_block must be positive")
-        r = self.resources
-        if r.detector_pool_min < 1 or (r.detector_pool_max and r.detector_pool_max < r.detector_pool_min):
-            raise ConfigError("resources.detector_pool_min must be >= 1 and <= detector_pool_max (0 = auto)")
-        if r.max_task_retries < 0:
-            raise ConfigError("resources.max_task_retries must be >= 0 (a bounded number of retries)")
-        for name, p in self.pools.items():
-            try:
-                self._pool(name, p, 0.0, 0.0, False)
-            except (TypeError, ValueError) as e:
-                raise ConfigError(f"[pools.{name}]: {e}") from None
-        sv = self.serve
-        if sv.ingress_replicas < 1 or sv.model_replicas < 1 or sv.max_batch_windows < 1 or sv.max_ongoing_requests < 1:
-            raise ConfigError("serve.*_replicas, serve.max_batch_windows and serve.max_ongoing_requests must be >= 1")
-        if sv.batch_wait_timeout_s < 0 or sv.max_upload_mb <= 0:
-            raise ConfigError("serve.batch_wait_timeout_s must be >= 0 and serve.max_upload_mb > 0")
-        return self
+    # -- checks against what runs ----------------------------------------------------------------
+    def build_detectors(self, names: str | list[str] | None = None):
+        """The detectors a scan (or the service) would run, built with this config's parameters;
+        refuses (UnknownDetector, ConfigError) a name or a window they cannot work with, before any
+        work starts."""
+        from rayqa.detectors import build, parse_names
+
+        names = parse_names(names)
+        try:
+            dets = build(names, self.detectors)
+        except (TypeError, ValueError) as e:
+            raise ConfigError(f"detectors: {e}") from None
+        for d in dets:
+            if (self.decode.window_s / d.segment_s) % 1 > 1e-9:
+                raise ConfigError(f"decode.window_s={self.decode.window_s:g} is not a multiple of {d.name}'s "
+                                  f"{d.segment_s:g} s segments")
+        return dets
 
     def check_serve_fits(self, cluster_cpus: float, n_learned: int) -> None:
         """Refuse a Serve app whose replicas reserve more CPUs than the cluster has (Serve would
@@ -257,3 +426,98 @@ class ScanConfig:
         if gpu_need > cluster_gpus + 1e-9:
             raise ConfigError(f"GPU pools need {gpu_need:g} GPUs, cluster has {cluster_gpus:g}")
         return pools
+
+
+# -- messages --------------------------------------------------------------------------------------
+
+def _show(value: Any) -> str:
+    """A value as the user wrote it in TOML (strings in double quotes, true/false)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return repr(value) if value is not None else "nothing"
+
+
+def _hint(name: str, known: list[str], known_label: str = "known") -> str:
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean {close[0]}?"
+    return f" ({known_label}: {', '.join(known) or 'none'})"
+
+
+def _field_model(model: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
+    """The model that holds the key at ``loc`` (``loc`` relative to ``model``)."""
+    for key in loc[:-1]:
+        field = model.model_fields.get(str(key))
+        ann = getattr(field, "annotation", None)
+        if not (isinstance(ann, type) and issubclass(ann, BaseModel)):
+            return None
+        model = ann
+    return model
+
+
+_TYPE_WORDS = {  # (typed sections, detector parameters)
+    "float_type": ("float (a number)", "a number"),
+    "int_type": ("int (a whole number)", "a whole number"),
+    "bool_type": ("bool (true or false)", "true or false"),
+    "string_type": ("a string", "a string"),
+    "dict_type": ("a table", "a table"),
+    "model_type": ("a table", "a table"),
+}
+_BOUNDS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
+
+
+def _messages(errors: list[dict], model: type[BaseModel], prefix: tuple = ()) -> list[str]:
+    out = []
+    for e in errors:
+        loc = tuple(e["loc"])
+        full = prefix + loc
+        path = ".".join(str(k) for k in full)
+        kind, value, ctx = e["type"], e.get("input"), e.get("ctx") or {}
+        if kind in ("value_error", "assertion_error"):
+            err = ctx.get("error")
+            if isinstance(err, _Described):
+                out.extend(err.messages)
+            else:
+                text = str(err) if err is not None else e["msg"]
+                out.append(f"{path}: {text}" if path and not text.startswith(path) else text)
+        elif kind == "extra_forbidden":
+            holder = _field_model(model, loc)
+            known = list(holder.model_fields) if holder else []
+            key = str(full[-1])
+            if len(full) == 1:
+                out.append(f"unknown config section [{key}]{_hint(key, known)}")
+            elif full[0] == "detectors":
+                out.append(f"unknown parameter {path}{_hint(key, known)}")
+            elif full[0] == "pools":
+                out.append(f"unknown key(s) in [{'.'.join(map(str, full[:-1]))}]: {key}{_hint(key, known)}")
+            else:
+                out.append(f"unknown config key {path}{_hint(key, known)}")
+        elif kind in _TYPE_WORDS:
+            words = _TYPE_WORDS[kind][1 if full[:1] == ("detectors",) else 0]
+            where = f" ([{path}])" if kind in ("dict_type", "model_type") and len(full) <= 2 else ""
+            out.append(f"{path}: expected {words}{where}, got {_show(value)}")
+        elif kind in _BOUNDS:
+            bound = next(iter(ctx.values()), None)
+            out.append(f"{path}: must be {_BOUNDS[kind]} {bound:g}, got {_show(value)}" if isinstance(bound, (int, float))
+                       else f"{path}: {e['msg'].lower()}, got {_show(value)}")
+        elif kind == "finite_number":
+            out.append(f"{path}: expected a finite number, got {_show(value)}")
+        elif kind == "literal_error":
+            expected = str(ctx.get("expected", "")).replace("'", '"')
+            out.append(f"{path}: expected {expected}, got {_show(value)}")
+        else:
+            out.append(f"{path}: {e['msg']}, got {_show(value)}")
+    return out
+
+
+def describe(error: ValidationError, model: type[BaseModel] | None = None) -> str:
+    """One line naming every refused key by its full path."""
+    return "; ".join(_messages(error.errors(), model or ScanConfig)) or str(error)

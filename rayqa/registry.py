@@ -4,8 +4,8 @@ A learned detector never reads ``models/`` directly: the scan resolves the champ
 per run (on the driver) and every actor downloads exactly that version. An empty registry is first
 filled from the shipped weights in ``models/<detector>/`` (``rayqa models bootstrap``).
 
-The tracking store is ``MLFLOW_TRACKING_URI`` when set, else an embedded SQLite store under
-``$RAYQA_HOME`` (default ``./.rayqa``).
+The tracking store is ``MLFLOW_TRACKING_URI`` when set, else an embedded SQLite store in rayqa's
+home (:func:`rayqa.home.rayqa_home`: ``$RAYQA_HOME``, default ``~/.rayqa``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from rayqa.home import rayqa_home  # noqa: F401  (re-exported: rayqa.train imports it from here)
+
 CHAMPION = "champion"
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 SCAN_EXPERIMENT = "rayqa-scans"
@@ -24,12 +26,6 @@ SCAN_EXPERIMENT = "rayqa-scans"
 
 class RegistryError(RuntimeError):
     """A model that cannot be resolved, registered or promoted; the message says why."""
-
-
-def rayqa_home() -> Path:
-    home = Path(os.environ.get("RAYQA_HOME") or Path.cwd() / ".rayqa").resolve()
-    home.mkdir(parents=True, exist_ok=True)
-    return home
 
 
 def tracking_uri() -> str:
@@ -191,27 +187,83 @@ class ModelRegistry:
         return ResolvedModel(detector, model_name(detector), str(mv.version), mv.source, self.tracking_uri)
 
     def list(self) -> list[dict]:
+        """Every version of every ``rayqa-*`` model: name, version, aliases, source, run_id, and
+        ``registered_at`` (ISO 8601 UTC), ``origin`` (``train`` / ``shipped`` / ``user``, from the
+        version's ``rayqa.source`` tag), ``experimental`` (the detector's flag; None for a name no
+        detector has) and ``metrics`` (its run's final ``val_*`` metrics, else ``metric.*`` tags)."""
+        from rayqa.detectors import REGISTRY
+
         rows = []
         for rm in self.client.search_registered_models():
             if not rm.name.startswith("rayqa-"):
                 continue
+            detector = rm.name.removeprefix("rayqa-")
             versions = self.client.search_model_versions(f"name='{rm.name}'")
             aliases = dict(getattr(rm, "aliases", {}) or {})
             for mv in sorted(versions, key=lambda m: int(m.version)):
+                tags = dict(mv.tags or {})
                 rows.append({
                     "name": rm.name, "version": str(mv.version),
                     "aliases": [a for a, v in aliases.items() if str(v) == str(mv.version)],
                     "source": mv.source, "run_id": mv.run_id,
+                    "registered_at": _utc(mv.creation_timestamp),
+                    "origin": tags.get("rayqa.source"),
+                    "experimental": REGISTRY[detector].experimental if detector in REGISTRY else None,
+                    "metrics": self._version_metrics(mv.run_id, tags),
                 })
         return rows
 
+    def _version_metrics(self, run_id: str | None, tags: dict) -> dict:
+        metrics = {}
+        if run_id:
+            from mlflow.exceptions import MlflowException
+
+            try:
+                metrics = dict(self.client.get_run(run_id).data.metrics)
+            except MlflowException:
+                metrics = {}
+        # Evaluation metrics only (training losses are logged per step in the same run).
+        metrics = {k: v for k, v in metrics.items() if not k.startswith(("train_", "loss"))}
+        for k, v in tags.items():
+            if k.startswith(("metric.", "rayqa.metric.")):
+                try:
+                    metrics.setdefault(k.split("metric.", 1)[1], float(v))
+                except ValueError:
+                    pass
+        return {k: round(float(v), 4) for k, v in sorted(metrics.items())}
+
+    def model_names(self) -> list[str]:
+        return sorted(rm.name for rm in self.client.search_registered_models() if rm.name.startswith("rayqa-"))
+
     def promote(self, name: str, version: str | int) -> None:
+        """Point ``name@champion`` at ``version``; a wrong name or version is refused naming the
+        models (or versions) that exist."""
+        import difflib
+
         from mlflow.exceptions import MlflowException
 
         if not name.startswith("rayqa-"):
             name = model_name(name)
         try:
-            self.client.get_model_version(name, str(version))
-        except MlflowException as e:
-            raise RegistryError(f"no version {version} of {name} in {self.tracking_uri}") from e
+            self.client.get_registered_model(name)
+        except MlflowException:
+            known = self.model_names()
+            if not known:
+                raise RegistryError(f"no model {name} in {self.tracking_uri}: the registry is empty; "
+                                    "`rayqa models bootstrap` registers the shipped weights") from None
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise RegistryError(f"no model {name} in {self.tracking_uri}; {hint}registered: {', '.join(known)}") from None
+        versions = sorted((str(mv.version) for mv in self.client.search_model_versions(f"name='{name}'")), key=int)
+        if str(version) not in versions:
+            raise RegistryError(f"no version {version} of {name} in {self.tracking_uri}; it has version"
+                                f"{'s' if len(versions) != 1 else ''} {', '.join(versions) or 'none'}")
         self.client.set_registered_model_alias(name, CHAMPION, str(version))
+
+
+def _utc(ms: int | None) -> str | None:
+    if not ms:
+        return None
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")

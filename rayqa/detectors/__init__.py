@@ -37,7 +37,12 @@ def parse_names(names: str | list[str] | None) -> list[str]:
         names = [n.strip() for n in names.split(",") if n.strip()]
     unknown = [n for n in names if n not in REGISTRY]
     if unknown:
-        raise UnknownDetector(f"unknown detector(s) {', '.join(unknown)}; known: {', '.join(REGISTRY)}")
+        import difflib
+
+        hints = [c[0] for n in unknown for c in [difflib.get_close_matches(n, list(REGISTRY), n=1, cutoff=0.6)] if c]
+        raise UnknownDetector(f"unknown detector(s) {', '.join(unknown)}"
+                              + (f" (did you mean {', '.join(hints)}?)" if hints else "")
+                              + f"; known: {', '.join(REGISTRY)}")
     return list(dict.fromkeys(names))
 
 
