@@ -206,7 +206,7 @@ def build_dataset(todo: pd.DataFrame, cfg: ScanConfig, dsp_dets: list[Detector],
     actor_retries = {"max_restarts": -1, "max_task_retries": r.max_task_retries}
     # Ray 2.60 takes retry bounds only through **ray_remote_args, which it warns will go in 2.64.
     warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated", category=DeprecationWarning)
-    items = todo[["item_id", "uri"]].to_dict("records")
+    items = todo[["item_id", "uri", "captions_uri"]].to_dict("records")
     video_specs, audio_specs = input_specs(dsp_dets + model_dets)
     # Items per planning task: enough blocks to keep every CPU busy (4 per CPU), but no more than
     # needed: Ray keeps some bookkeeping per task on the driver after a dataset finishes

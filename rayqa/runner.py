@@ -38,11 +38,13 @@ class ItemPlan:
     work_s: float = 0.0
 
 
-def plan(item_id: str, uri: str, window_s: float, max_windows: int) -> ItemPlan:
-    """Probe one item and cut it into windows; an item that cannot be opened gets the reason."""
+def plan(item_id: str, uri: str, window_s: float, max_windows: int, captions_uri: str | None = None) -> ItemPlan:
+    """Probe one item and cut it into windows; an item that cannot be opened gets the reason. The
+    caption sidecar (if any) travels in the item's info, for the caption detectors."""
     started = time.perf_counter()
     try:
         info = media.probe(uri)
+        info.captions_uri = captions_uri or None
     except media.MediaError as e:
         return ItemPlan(item_id, uri, None, error=str(e), work_s=time.perf_counter() - started)
     except Exception as e:  # a bug or an exotic container: fail the item, not the run

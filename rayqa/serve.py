@@ -158,7 +158,7 @@ class Api:
             raise HTTPException(404, f"no such file under the allowed roots: {uri}")
         return path
 
-    async def _read_upload(self, request: Request, folder: Path) -> tuple[Path, str, Any]:
+    async def _read_upload(self, request: Request, folder: Path) -> tuple[Path, str, Any, Path | None]:
         limit = int(self.s["max_upload_mb"] * (1 << 20))
         length = request.headers.get("content-length")
         if length and length.isdigit() and int(length) > limit + 65536:
@@ -175,7 +175,7 @@ class Api:
             return msg
 
         try:
-            form = await Request(request.scope, capped).form(max_files=1, max_fields=8)
+            form = await Request(request.scope, capped).form(max_files=2, max_fields=8)
         except _TooLarge:
             raise HTTPException(413, f"upload larger than the limit of {self.s['max_upload_mb']:g} MB") from None
         except HTTPException:
@@ -194,7 +194,21 @@ class Api:
                 if size > limit:
                     raise HTTPException(413, f"upload larger than the limit of {self.s['max_upload_mb']:g} MB")
                 out.write(chunk)
-        return path, upload.filename or name, form.get("detectors")
+        captions = form.get("captions")
+        captions_path = None
+        if captions is not None and not isinstance(captions, str):
+            # Kept whatever it holds: a bad caption file is a caption finding, not a refused request.
+            captions_path = folder / ("captions-" + _safe_name(captions.filename or "captions.srt"))
+            size = 0
+            with open(captions_path, "wb") as out:
+                while chunk := await captions.read(1 << 20):
+                    size += len(chunk)
+                    if size > limit:
+                        raise HTTPException(413, f"caption file larger than the limit of {self.s['max_upload_mb']:g} MB")
+                    out.write(chunk)
+        elif isinstance(captions, str) and captions:
+            raise HTTPException(400, "send the caption sidecar as a file in the field 'captions', not as text")
+        return path, upload.filename or name, form.get("detectors"), captions_path
 
     # -- routes --------------------------------------------------------------------------------
     @API.get("/healthz")
@@ -222,7 +236,7 @@ class Api:
         try:
             ctype = request.headers.get("content-type", "")
             if ctype.startswith("multipart/form-data"):
-                path, item_id, detectors = await self._read_upload(request, folder)
+                path, item_id, detectors, captions_path = await self._read_upload(request, folder)
                 uri = item_id
             elif ctype.startswith("application/json"):
                 body = await request.body()
@@ -237,32 +251,38 @@ class Api:
                 path = self._resolve_uri(data["uri"])
                 item_id = uri = data["uri"]
                 detectors = data.get("detectors")
+                captions_path = self._resolve_uri(data["captions_uri"]) if data.get("captions_uri") else None
             else:
                 raise HTTPException(400, "send multipart/form-data with a 'file' field, or JSON with a 'uri'")
             names = self._names(detectors)
-            result = await self._score(path, item_id, uri, names, started)
+            captions_label = (data.get("captions_uri") if ctype.startswith("application/json")
+                              else captions_path.name.removeprefix("captions-") if captions_path else None)
+            result = await self._score(path, item_id, uri, names, started, captions_path, captions_label)
             return JSONResponse(result)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    async def _score(self, path: Path, item_id: str, uri: str, names: list[str], started: float) -> dict:
+    async def _score(self, path: Path, item_id: str, uri: str, names: list[str], started: float,
+                     captions_path: Path | None = None, captions_label: str | None = None) -> dict:
         from rayqa import runner
 
         dets = [self.detectors[n] for n in names]
-        p = await asyncio.to_thread(runner.plan, item_id, str(path), self.s["window_s"], self.s["max_windows"])
+        p = await asyncio.to_thread(runner.plan, item_id, str(path), self.s["window_s"], self.s["max_windows"],
+                                    str(captions_path) if captions_path else None)
         if p.error:
             raise HTTPException(422, f"cannot score this media: {_public(p.error, path, item_id)}")
         limit = self.s.get("max_duration_s") or 0
         if limit and p.info.duration_s > limit:
             raise HTTPException(413, f"media is {p.info.duration_s:.1f} s long, over this service's limit of {limit:g} s")
         for _ in range(3):
-            scored = await self._score_pass(p, dets, item_id, uri, path, started)
+            scored = await self._score_pass(p, dets, item_id, uri, path, started, captions_label)
             if scored is not None:
                 return scored
             # A rollover landed between this file's batches: score it again, all on one version.
         raise HTTPException(503, "model version kept changing while scoring; retry", headers={"Retry-After": "1"})
 
-    async def _score_pass(self, p, dets: list, item_id: str, uri: str, path: Path, started: float) -> dict | None:
+    async def _score_pass(self, p, dets: list, item_id: str, uri: str, path: Path, started: float,
+                          captions_label: str | None = None) -> dict | None:
         """One pass over the file; None when a learned detector's version changed part-way."""
         from rayqa import runner
 
@@ -316,7 +336,8 @@ class Api:
                   for d in dets}
         run_id = f"serve-{uuid.uuid4().hex[:12]}"
         wall = time.perf_counter() - started
-        result = runner.finish(run_id, item_id, uri, info, None, hits, {d.name: d for d in dets}, wall, versions=used)
+        result = runner.finish(run_id, item_id, uri, info, None, hits, {d.name: d for d in dets}, wall,
+                               captions_uri=captions_label, versions=used)
         timing = {k: round(v, 1) for k, v in timing.items()}
         timing["total"] = round(wall * 1000, 1)
         return {"item": to_json(result.summary), "findings": [to_json(f) for f in result.findings], "models": models,

@@ -32,7 +32,7 @@ def _row(item_id: str, uri: str, info: ItemInfo | None = None, window_index: int
 def plan_item(item: dict, window_s: float, max_windows: int) -> list[dict]:
     """Probe one item and cut it into window rows (serialised: a flat_map's output). An item that
     cannot be opened becomes one error row."""
-    p = runner.plan(item["item_id"], item["uri"], window_s, max_windows)
+    p = runner.plan(item["item_id"], item["uri"], window_s, max_windows, item.get("captions_uri"))
     if p.error:
         rows = [_row(p.item_id, p.uri, p.info, error=p.error, work_s=p.work_s)]
     else:

@@ -117,6 +117,8 @@ class ItemInfo:
     video_codec: str | None = None
     audio_codec: str | None = None
     container: str | None = None
+    # The caption sidecar the manifest (or an upload) gives for the item; caption detectors read it.
+    captions_uri: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
