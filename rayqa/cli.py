@@ -30,7 +30,9 @@ def detectors_help(what: str = "run") -> str:
 
 
 def add_scan_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--manifest", required=True, help="Parquet, CSV, JSONL (or a JSON array) with item_id, uri[, captions_uri]")
+    p.add_argument("--manifest", required=True, help="Parquet, CSV, JSONL (or a JSON array) with item_id, uri[, captions_uri]; "
+                                                     "or a folder or glob of media (ids from relative paths, captions found "
+                                                     "beside the media by name)")
     p.add_argument("--output", required=True, help="output folder (findings/, items/, run.json): a new or empty folder, "
                                                   "or one holding a scan, which is resumed")
     p.add_argument("--detectors", default=None, help=detectors_help())
@@ -38,6 +40,9 @@ def add_scan_arguments(p: argparse.ArgumentParser) -> None:
                                                   "schema before any work starts; see README, Configuration)")
     p.add_argument("--address", default=None,
                    help="Ray cluster address ('auto' for a running cluster; default: RAY_ADDRESS or a local Ray)")
+    p.add_argument("--verbose", action="store_true", help="also show Ray Data's own progress bars and operator logs")
+    p.add_argument("--no-progress", action="store_true", help="no progress line (one is shown on a terminal, and every "
+                                                            "30 s when the output is a log)")
     again = p.add_mutually_exclusive_group()
     again.add_argument("--rescan", action="store_true", help="start over instead of resuming")
     again.add_argument("--retry-failed", action="store_true",
@@ -236,7 +241,8 @@ def cmd_scan(args) -> int:
     from rayqa.pipeline import run_scan
 
     result = run_scan(args.manifest, args.output, detectors=args.detectors, config=cfg, address=args.address,
-                      rescan=args.rescan, retry_failed=args.retry_failed)
+                      rescan=args.rescan, retry_failed=args.retry_failed, verbose=args.verbose,
+                      progress=not args.no_progress)
     print_summary(result)
     return EXIT_OK
 

@@ -7,6 +7,7 @@ twice (a retried task) counts once.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -29,10 +30,11 @@ class _ItemState:
 
 class Collector:
     def __init__(self, out: OutputDir, detectors: list[Detector], run_id: str, passthrough: dict[str, dict],
-                 commit_every: int, captions: dict[str, str | None] | None = None):
+                 commit_every: int, captions: dict[str, str | None] | None = None, progress=None):
         self.out, self.run_id, self.passthrough, self.commit_every = out, run_id, passthrough, commit_every
         self.detectors = {d.name: d for d in detectors}
         self.captions = captions or {}
+        self.progress = progress  # a rayqa.progress.Progress, or None
         self.state: dict[str, _ItemState] = {}
         self.pending_findings: list[dict] = []
         self.pending_items: list[dict] = []
@@ -42,6 +44,8 @@ class Collector:
         self.content_s = 0.0
         self.lost: dict[str, tuple[int, int]] = {}  # item → (windows seen, windows) when a pass lost some
         self.stage_s: dict[str, float] = {}  # Ray Data operator → task wall seconds (run.json)
+        self.profile: Counter = Counter()  # phase → seconds, summed over windows (run.json)
+        self.fixed: dict[str, float] = {}  # the run's one-off costs, set by the scan (run.json)
 
     def add(self, row: dict) -> None:
         """One window row (objects, as :func:`rayqa.stages.from_frame` gives them)."""
@@ -55,6 +59,7 @@ class Collector:
         if wi in st.seen:
             return
         st.seen.add(wi)
+        self.profile.update(row.get("profile") or {})
         st.info = st.info or row["info"]
         st.work_s += float(row["work_s"])
         if row["error"]:
@@ -63,11 +68,19 @@ class Collector:
             st.hits.extend(row["hits"])
         if len(st.seen) >= st.n_windows:
             self._finish(item_id, self.state.pop(item_id))
+        self.report()
+
+    def report(self, final: bool = False) -> None:
+        if self.progress is not None:
+            args = (sum(self.counts.values()), self.counts.get("failed", 0), self.content_s, sum(self.by_defect.values()))
+            self.progress.close(*args) if final else self.progress.update(*args)
 
     def _finish(self, item_id: str, st: _ItemState, error: str | None = None) -> None:
         error = error or (st.errors[0] if st.errors else None)
+        started = time.perf_counter()
         result = runner.finish(self.run_id, item_id, st.uri, st.info, error, st.hits, self.detectors, st.work_s,
                                captions_uri=self.captions.get(item_id), extra=self.passthrough.get(item_id, {}))
+        self.profile["merge"] += time.perf_counter() - started
         self.pending_findings.extend(result.findings)
         self.pending_items.append(result.summary)
         self.finished.add(item_id)
@@ -80,7 +93,9 @@ class Collector:
 
     def flush(self) -> None:
         if self.pending_items:
+            started = time.perf_counter()
             self.out.commit(self.pending_findings, self.pending_items)
+            self.profile["commit"] += time.perf_counter() - started
             self.pending_findings, self.pending_items = [], []
 
     def unfinished(self, expected: dict[str, str]) -> dict[str, str]:
@@ -99,3 +114,4 @@ class Collector:
                 f"lost: the worker processing {what} died in each of {passes} pass(es), {retries + 1} "
                 "attempts each (a crash, an out-of-memory kill or a lost node; see the Ray logs)"))
         self.flush()
+        self.report(final=True)

@@ -72,7 +72,7 @@ def run_demo(workdir: Path, address: str | None = None) -> int:
 
     manifest = make_catalogue(workdir / "catalogue")
     print(f"demo catalogue: {manifest}")
-    result = run_scan(manifest, workdir / "scan", address=address, rescan=True)
+    result = run_scan(manifest, workdir / "scan", address=address, rescan=True, progress=False)
     items = pd.read_parquet(result.output / "items")
     findings = pd.read_parquet(result.output / "findings")
     lines = []

@@ -131,9 +131,54 @@ def _missing_columns(path: Path, columns: list[str]) -> str | None:
             + (f" ({'; '.join(hints)})" if hints else ""))
 
 
+# What a folder or glob scan takes as media, and as a caption sidecar beside it.
+MEDIA_EXTENSIONS = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mxf", ".ts", ".m2ts", ".mts", ".mpg",
+                    ".mpeg", ".flv", ".wmv", ".ogv", ".3gp", ".wav", ".mp3", ".aac", ".m4a", ".flac", ".ogg", ".opus"}
+CAPTION_EXTENSIONS = (".srt", ".vtt", ".ttml", ".dfxp", ".ass", ".ssa")
+
+
+def _is_glob(text: str) -> bool:
+    return any(ch in text for ch in "*?[")
+
+
+def media_manifest(spec: str | os.PathLike) -> pd.DataFrame:
+    """A manifest made from a folder (every media file under it) or a glob of media: ``item_id`` is
+    the path relative to the folder (or to the glob's fixed prefix), and a caption file beside a
+    media file with the same stem (``show.mp4`` + ``show.srt``, or ``show.en.vtt``) is its
+    ``captions_uri``."""
+    import glob
+
+    text = os.fspath(spec)
+    if _is_glob(text):
+        fixed = Path(text.split("*")[0].split("?")[0].split("[")[0])
+        root = fixed if text.endswith(os.sep) or fixed.is_dir() else fixed.parent
+        paths = [Path(p) for p in glob.glob(text, recursive=True)]
+        what = f"the glob {text!r}"
+    else:
+        root = Path(text)
+        paths = list(root.rglob("*"))
+        what = f"the folder {root}"
+    media = sorted(p for p in paths if p.is_file() and p.suffix.lower() in MEDIA_EXTENSIONS)
+    if not media:
+        raise ManifestError(f"no media files in {what} (looked for {', '.join(sorted(MEDIA_EXTENSIONS))})")
+    root = root.resolve()
+    rows = []
+    for p in media:
+        p = p.resolve()
+        item_id = p.relative_to(root).as_posix() if p.is_relative_to(root) else p.name
+        sidecars = sorted(c for c in p.parent.glob(glob.escape(p.stem) + ".*")
+                          if c.suffix.lower() in CAPTION_EXTENSIONS and
+                          (c.stem == p.stem or c.stem.rsplit(".", 1)[0] == p.stem))
+        rows.append({"item_id": item_id, "uri": str(p), "captions_uri": str(sidecars[0]) if sidecars else None})
+    return pd.DataFrame({k: pd.Series([r[k] for r in rows], dtype=object) for k in ("item_id", "uri", "captions_uri")})
+
+
 def read_manifest(path: str | os.PathLike) -> pd.DataFrame:
-    """Read and validate a manifest. Returns a frame with ``item_id``, ``uri`` (resolved),
-    ``captions_uri`` and pass-through columns (renamed ``manifest_<name>`` on collision)."""
+    """Read and validate a manifest (or make one from a folder or glob of media: :func:`media_manifest`).
+    Returns a frame with ``item_id``, ``uri`` (resolved), ``captions_uri`` and pass-through columns
+    (renamed ``manifest_<name>`` on collision)."""
+    if Path(path).is_dir() or (_is_glob(os.fspath(path)) and not Path(path).exists()):
+        return media_manifest(path)
     path = Path(path)
     if not path.is_file():
         raise ManifestError(f"manifest not found: {path}" if not path.exists() else f"manifest {path} is not a file")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -31,6 +32,7 @@ from rayqa.detectors import build, parse_names
 from rayqa.detectors.base import Detector
 from rayqa.manifest import passthrough_columns, read_manifest
 from rayqa.output import OutputDir, passthrough_schema
+from rayqa.progress import Progress, quiet_ray_data
 from rayqa.raytools import ensure_ray, stage_seconds
 from rayqa.runner import input_specs
 from rayqa.stages import DetectStage, decode_batch, from_frame, plan_item
@@ -52,13 +54,15 @@ class ScanResult:
     content_s: float
     run_json: Path
     stage_s: dict = field(default_factory=dict)  # Ray Data operator → task wall seconds
+    profile: dict = field(default_factory=dict)  # run.json's profile_seconds
 
 
 def run_scan(manifest: str | os.PathLike, output: str | os.PathLike, detectors: str | list[str] | None = None,
              config: ScanConfig | None = None, address: str | None = None, rescan: bool = False,
-             retry_failed: bool = False) -> ScanResult:
+             retry_failed: bool = False, verbose: bool = False, progress: bool = True) -> ScanResult:
     """Scan every manifest item not already summarised in ``output`` (with ``retry_failed``, the
-    failed ones again too). Raises ManifestError, UnknownDetector, ConfigError, ScanMismatch or
+    failed ones again too). ``progress``: a live line on a terminal (a plain line every 30 s in a
+    log); ``verbose``: Ray Data's own progress logging too. Raises ManifestError, UnknownDetector, ConfigError, ScanMismatch or
     RegistryError (input refused) before any work starts."""
     import ray
 
@@ -77,7 +81,11 @@ def run_scan(manifest: str | os.PathLike, output: str | os.PathLike, detectors: 
     done = out.prepare(rescan, scan_settings(dets, cfg), retry_failed)
     todo = df[~df["item_id"].isin(done)]
 
+    fixed: dict[str, float] = {}  # the scan's fixed costs (run.json profile_seconds.fixed)
+    t = time.perf_counter()
     ensure_ray(address)
+    quiet_ray_data(verbose)
+    fixed["ray_start"] = time.perf_counter() - t
     resources = ray.cluster_resources()
     use_gpu = resources.get("GPU", 0) > 0
     model_dets = [d for d in dets if d.pool == "model"]
@@ -85,10 +93,13 @@ def run_scan(manifest: str | os.PathLike, output: str | os.PathLike, detectors: 
     cfg.plan_pools([d.name for d in dsp_dets], [d.name for d in model_dets], resources.get("CPU", 0),
                    resources.get("GPU", 0), use_gpu)  # refuses a plan that cannot run, before any work
 
+    t = time.perf_counter()
     registry = ModelRegistry()
     resolved = {d.name: registry.resolve(d.name) for d in model_dets}  # once per run
     for d in model_dets:
         verify(d, resolved[d.name])  # a damaged or misfit checkpoint is refused here, not in an actor
+    fixed["models"] = time.perf_counter() - t
+    t = time.perf_counter()
 
     started = datetime.now(timezone.utc)
     run = TrackedRun(SCAN_EXPERIMENT, f"scan-{Path(output).name}", registry=registry,
@@ -100,11 +111,14 @@ def run_scan(manifest: str | os.PathLike, output: str | os.PathLike, detectors: 
         **{f"model.{k}": v.uri for k, v in resolved.items()},
     })
 
+    fixed["mlflow_run"] = time.perf_counter() - t
     passthrough = {r["item_id"]: {c: r[c] for c in extra} for r in todo[["item_id"] + extra].to_dict("records")} if extra else {}
     collector = Collector(out, dets, run.run_id, passthrough, cfg.resources.commit_every_items,
-                          captions=dict(zip(todo["item_id"], todo["captions_uri"])))
+                          captions=dict(zip(todo["item_id"], todo["captions_uri"])),
+                          progress=Progress(len(todo), enabled=progress))
     expected = dict(zip(todo["item_id"], todo["uri"]))
     status = "FINISHED"
+    t = time.perf_counter()
     try:
         passes = scan_passes(todo, cfg, collector, expected, dsp_dets, model_dets, resolved, use_gpu, resources)
         collector.close(expected, passes, cfg.resources.max_task_retries)
@@ -114,6 +128,8 @@ def run_scan(manifest: str | os.PathLike, output: str | os.PathLike, detectors: 
         raise
     finally:
         finished = datetime.now(timezone.utc)
+        fixed["scan_wall"] = time.perf_counter() - t
+        collector.fixed = {k: round(v, 3) for k, v in fixed.items()}
         run_json = out.write_run(run_record(run, collector, cfg, dets, df, done, out, manifest, started, finished, status))
         run.log_metrics({"items_ok": collector.counts.get("ok", 0), "items_failed": collector.counts.get("failed", 0),
                          "items_skipped": len(done), "content_seconds": collector.content_s,
@@ -122,13 +138,22 @@ def run_scan(manifest: str | os.PathLike, output: str | os.PathLike, detectors: 
         run.log_artifact(run_json)
         run.end(status)
     return ScanResult(run.run_id, out.root, dict(collector.counts), dict(collector.by_defect), len(done),
-                      collector.content_s, run_json, dict(collector.stage_s))
+                      collector.content_s, run_json, dict(collector.stage_s), profile_of(collector))
 
 
 def scan_settings(dets: list[Detector], cfg: ScanConfig) -> dict:
     """What makes two scans comparable (recorded in the folder's scan.json; a resume must match)."""
     return {"detectors": sorted(d.name for d in dets), "params": {d.name: d.params for d in dets},
             "window_s": cfg.decode.window_s}
+
+
+def profile_of(collector: Collector) -> dict:
+    """Where the scan's time went: ``work`` sums each phase over every window (probe, seek, decode,
+    frame conversion, audio resampling, serialisation between tasks, each detector) and the
+    driver's merge and commit; ``fixed`` is what the run paid once (Ray start, models, MLflow run)
+    and the wall time of the scan passes."""
+    return {"work": {k: round(v, 3) for k, v in sorted(collector.profile.items())},
+            "fixed": dict(collector.fixed)}
 
 
 def run_record(run: TrackedRun, collector: Collector, cfg: ScanConfig, dets: list[Detector], df: pd.DataFrame,
@@ -146,6 +171,7 @@ def run_record(run: TrackedRun, collector: Collector, cfg: ScanConfig, dets: lis
         "content_seconds_scanned": round(collector.content_s, 3),
         "findings_this_run_by_defect": dict(collector.by_defect),
         "stage_wall_seconds": collector.stage_s,
+        "profile_seconds": profile_of(collector),
         "mlflow_tracking_uri": run.tracking_uri, "status": status,
     }
 

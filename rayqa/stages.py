@@ -1,7 +1,8 @@
 """The scan's Ray Data stages: the item runner's pieces over pandas batches of window rows.
 
 A row is one window of one item: ``item_id, uri, info, window_index, n_windows, t0, t1, media,
-hits, error, work_s``. Inside a stage a row holds objects (``info`` an ItemInfo, ``media`` a
+hits, error, work_s, profile`` (``profile``: seconds of this window's work by phase, for the scan's
+profile in run.json). Inside a stage a row holds objects (``info`` an ItemInfo, ``media`` a
 Window, ``hits`` a list of ``(detector, Hit)``); :func:`to_frame` serialises them (pickle) only
 where a batch leaves the stage, and :func:`from_frame` reads them back. The last detector stage
 drops ``media``, so only hits reach the driver.
@@ -19,14 +20,15 @@ from rayqa.detectors import build
 from rayqa.loading import load_detector
 from rayqa.types import AudioSpec, ItemInfo, VideoSpec
 
-ROW_COLUMNS = ("item_id", "uri", "info", "window_index", "n_windows", "t0", "t1", "media", "hits", "error", "work_s")
-_PICKLED = ("info", "media", "hits")
+ROW_COLUMNS = ("item_id", "uri", "info", "window_index", "n_windows", "t0", "t1", "media", "hits", "error", "work_s",
+               "profile")
+_PICKLED = ("info", "media", "hits", "profile")
 
 
 def _row(item_id: str, uri: str, info: ItemInfo | None = None, window_index: int = 0, n_windows: int = 1,
          t0: float = 0.0, t1: float = 0.0, error: str = "", work_s: float = 0.0) -> dict:
     return {"item_id": item_id, "uri": uri, "info": info, "window_index": window_index, "n_windows": n_windows,
-            "t0": t0, "t1": t1, "media": None, "hits": [], "error": error, "work_s": work_s}
+            "t0": t0, "t1": t1, "media": None, "hits": [], "error": error, "work_s": work_s, "profile": {}}
 
 
 def plan_item(item: dict, window_s: float, max_windows: int) -> list[dict]:
@@ -38,11 +40,22 @@ def plan_item(item: dict, window_s: float, max_windows: int) -> list[dict]:
     else:
         work = p.work_s / len(p.spans)
         rows = [_row(p.item_id, p.uri, p.info, i, len(p.spans), t0, t1, work_s=work) for i, (t0, t1) in enumerate(p.spans)]
+    for r in rows:
+        r["profile"] = {"probe": r["work_s"]}
     return [_serialised(r) for r in rows]
 
 
+def _add(profile: dict, phase: str, seconds: float) -> None:
+    profile[phase] = profile.get(phase, 0.0) + seconds
+
+
 def _serialised(row: dict) -> dict:
-    return {**row, **{k: pickle.dumps(row[k], protocol=5) if row[k] is not None else b"" for k in _PICKLED}}
+    started = time.perf_counter()
+    out = {**row, **{k: pickle.dumps(row[k], protocol=5) if row[k] is not None else b"" for k in _PICKLED[:-1]}}
+    profile = dict(row.get("profile") or {})
+    _add(profile, "serialise", time.perf_counter() - started)  # what moving this window between tasks costs here
+    out["profile"] = pickle.dumps(profile, protocol=5)
+    return out
 
 
 def to_frame(rows: list[dict]) -> pd.DataFrame:
@@ -53,9 +66,12 @@ def to_frame(rows: list[dict]) -> pd.DataFrame:
 def from_frame(batch: pd.DataFrame) -> list[dict]:
     rows = batch.to_dict("records")
     for r in rows:
+        started = time.perf_counter()
         for k in _PICKLED:
-            v = r[k]
+            v = r.get(k)
             r[k] = pickle.loads(v) if isinstance(v, (bytes, bytearray)) and v else ([] if k == "hits" else None)
+        r["profile"] = r["profile"] or {}
+        _add(r["profile"], "serialise", time.perf_counter() - started)
     return rows
 
 
@@ -95,6 +111,10 @@ class DecodeStage:
             for r, w in zip(group, windows):
                 r["media"] = w
                 r["work_s"] += per
+                parts = {k: v for k, v in w.timing.items() if v}
+                for phase, sec in parts.items():
+                    _add(r["profile"], phase, sec)
+                _add(r["profile"], "decode", max(0.0, per - sum(parts.values())))
         return rows
 
 
@@ -118,11 +138,13 @@ class DetectStage:
                 by_item.setdefault(r["item_id"], []).append(r)
         for group in by_item.values():
             started = time.perf_counter()
-            results, _ = runner.detect(self.detectors, [r["media"] for r in group], [r["window_index"] for r in group],
-                                       group[0]["info"])
+            results, seconds = runner.detect(self.detectors, [r["media"] for r in group],
+                                             [r["window_index"] for r in group], group[0]["info"])
             share = (time.perf_counter() - started) / len(group)
             for r, res in zip(group, results):
                 r["work_s"] += share
+                for name, sec in seconds.items():
+                    _add(r["profile"], f"detect:{name}", sec / len(group))
                 if isinstance(res, str):
                     r["error"] = res
                 else:

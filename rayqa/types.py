@@ -80,6 +80,9 @@ class Window:
     audio: dict[str, AudioSamples] = field(default_factory=dict)
     damage: list[Damage] = field(default_factory=list)
     decoder: str = ""  # who produced the frames ("decord", or "pyav" after a fallback)
+    # Seconds this window's decode spent on parts of the work (seek, frame conversion, audio
+    # resampling), its share of the pass that decoded it: the scan's profile adds them up.
+    timing: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass

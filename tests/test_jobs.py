@@ -53,7 +53,22 @@ def test_job_script_without_a_cluster(manifest, tmp_path):
                           cwd=REPO, env=_env(tmp_path), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "2 items (1 ok, 1 failed)" in proc.stdout
+    # One progress line for a person (a plain line in a log), none of Ray Data's own.
+    assert "scan: 2/2 items (1 failed)" in proc.stderr
+    assert "Running Dataset" not in proc.stdout + proc.stderr and "Execution finished" not in proc.stdout + proc.stderr
     _check_output(out)
+
+
+@pytest.mark.slow
+def test_demo_prints_the_table_and_the_paths_only(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "rayqa.cli", "demo", "--workdir", str(tmp_path / "demo")],
+                          cwd=REPO, env=_env(tmp_path), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    assert any(line.startswith("item") and "expected" in line for line in lines)
+    assert any("black_frames 3.0-6.0" in line for line in lines)
+    assert "Running Dataset" not in proc.stdout + proc.stderr and "logging_progress" not in proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 @pytest.mark.slow

@@ -64,3 +64,23 @@ def test_refusals_exit_2_with_message(tmp_path, capsys):
     with pytest.raises(SystemExit) as e:
         main(["scan", "--manifest"])
     assert e.value.code == 2
+
+
+def test_a_folder_or_glob_of_media_is_a_manifest(tmp_path):
+    from rayqa.manifest import ManifestError, read_manifest
+
+    (tmp_path / "season1").mkdir()
+    for name in ("season1/ep1.mp4", "season1/ep2.mkv", "trailer.mov", "notes.txt", "season1/ep1.srt",
+                 "trailer.en.vtt"):
+        (tmp_path / name).write_bytes(b"x")
+    df = read_manifest(tmp_path)
+    assert list(df["item_id"]) == ["season1/ep1.mp4", "season1/ep2.mkv", "trailer.mov"]
+    captions = dict(zip(df["item_id"], df["captions_uri"]))
+    assert captions["season1/ep1.mp4"] == str((tmp_path / "season1" / "ep1.srt").resolve())
+    assert captions["trailer.mov"] == str((tmp_path / "trailer.en.vtt").resolve())
+    assert captions["season1/ep2.mkv"] is None
+    globbed = read_manifest(str(tmp_path / "season1" / "*.mp4"))
+    assert list(globbed["item_id"]) == ["ep1.mp4"] and globbed["uri"][0] == str((tmp_path / "season1" / "ep1.mp4").resolve())
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ManifestError, match="no media files"):
+        read_manifest(tmp_path / "empty")

@@ -244,3 +244,25 @@ def test_against_a_real_mlflow_server(served, tmp_path):
     finally:
         os.killpg(proc.pid, 15)
         proc.wait(timeout=30)
+
+
+def test_a_two_hour_file_scores_within_the_scans_memory_bound(served, tmp_path):
+    """The service scores a file a batch of windows at a time, as the scan does: a generated 2-hour
+    item (one encoded minute repeated by stream copy, black in the last minute) is scored by uri with
+    every Ray process under 2 GB, and the black stretch at its end is found."""
+    from rayqa.memwatch import PeakMemory
+    from rayqa.synth import ClipSpec, concat_copies, write_clip
+
+    spec = dict(duration_s=60, fps=5, width=160, height=90, sample_rate=16000)
+    minute = write_clip(tmp_path / "minute.mp4", ClipSpec(**spec))
+    last = write_clip(tmp_path / "last.mp4", ClipSpec(**spec, black=[(30.0, 35.0)]))
+    long = concat_copies([minute] * 119 + [last], served["root"] / "two_hours.mp4")
+    with PeakMemory() as mem:
+        r = requests.post(f"{served['url']}/v1/score", json={"uri": str(long), "detectors": ["black_frames", "audio_silence"]},
+                          headers=AUTH, timeout=900)
+    assert r.status_code == 200, r.text[:500]
+    body = r.json()
+    assert body["item"]["duration_s"] == pytest.approx(7200, abs=1)
+    black = [f for f in body["findings"] if f["defect"] == "black_frames"]
+    assert [(round(f["start_s"]), round(f["end_s"])) for f in black] == [(7170, 7175)]
+    assert mem.worker < 2 * 2**30, f"largest Ray process {mem.worker / 2**20:.0f} MiB ({mem.worker_name})"

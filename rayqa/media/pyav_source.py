@@ -8,6 +8,7 @@ evidence a ``decode_error`` finding needs. Audio is always streamed from here.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import av
@@ -32,6 +33,7 @@ class _VideoAcc:
     times: list = None
     frames: list = None
     indices: list = None
+    convert_s: float = 0.0
 
     def __post_init__(self):
         self.times, self.frames, self.indices = [], [], []
@@ -44,8 +46,14 @@ class _AudioAcc:
         self.resampler = av.AudioResampler(format="flt", layout=layout, rate=spec.sample_rate)
         self.chunks: list[np.ndarray] = []
         self.start_s: float | None = None
+        self.convert_s = 0.0
 
     def add(self, frame: av.AudioFrame, t: float) -> None:
+        started = time.perf_counter()
+        self._add(frame, t)
+        self.convert_s += time.perf_counter() - started
+
+    def _add(self, frame: av.AudioFrame, t: float) -> None:
         for out in self.resampler.resample(frame):
             arr = out.to_ndarray()  # packed flt: (1, n*channels)
             ch = out.layout.nb_channels
@@ -83,10 +91,13 @@ def decode(uri, info, spans, video_specs, audio_specs, item_id) -> list[Window]:
                 vacc.append(_VideoAcc(spec, sample_times(start, end, min(spec.fps, native))))
         aacc = [_AudioAcc(s, info.audio_channels or 1) for s in audio_specs] if aus is not None else []
 
+        seek_took = 0.0
         if start > 0:
             seek_s = max(0.0, start - SEEK_PREROLL_S)
+            t_seek = time.perf_counter()
             try:
                 container.seek(int(seek_s * 1e6), any_frame=False, backward=True)
+                seek_took = time.perf_counter() - t_seek
             except av.error.FFmpegError as e:
                 _damage(windows, start, end, "video" if vs else "audio", f"seek failed: {one_line(e)}", gave_up=True)
                 return windows
@@ -161,6 +172,9 @@ def decode(uri, info, spans, video_specs, audio_specs, item_id) -> list[Window]:
                 )
             for acc in aacc:
                 w.audio[acc.spec.key] = acc.cut(w.t0, w.t1)
+            w.timing = {"seek": seek_took / len(windows),
+                        "convert_video": sum(a.convert_s for a in vacc) / len(windows),
+                        "resample_audio": sum(a.convert_s for a in aacc) / len(windows)}
         return windows
     finally:
         container.close()
@@ -174,7 +188,9 @@ def _take_video(acc: _VideoAcc, frame, t: float, native_fps: float) -> None:
         acc.next_i += 1
         if not took:
             acc.times.append(t)
+            t_conv = time.perf_counter()
             acc.frames.append(frame_to_spec(frame, acc.spec))
+            acc.convert_s += time.perf_counter() - t_conv
             acc.indices.append(int(round(t * native_fps)))
             took = True
 
