@@ -81,3 +81,5 @@ def quiet_ray_data(verbose: bool) -> None:
     ctx.print_on_execution_start = verbose
     for name in ("ray.data", "ray.data._internal.execution.streaming_executor"):
         logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+    # "Progress bars disabled. To enable ...": true, and what we asked for.
+    logging.getLogger("ray.data._internal.progress").setLevel(logging.INFO if verbose else logging.ERROR)

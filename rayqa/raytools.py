@@ -16,6 +16,9 @@ def ensure_ray(address: str | None = None) -> None:
 
     if ray.is_initialized():
         return
+    # Ray 2.60 warns at every start that token authentication is on (it is our choice, and the
+    # README says how it works); real authentication errors are still logged.
+    logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
     address = address or os.environ.get("RAY_ADDRESS") or "local"
     kwargs = dict(address=address, logging_level=logging.WARNING, log_to_driver=True)
     if address == "local":
