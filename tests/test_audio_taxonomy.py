@@ -38,15 +38,16 @@ def programme(dur, seed=0, level=0.1, channels=2):
     """Music-like stereo: a few notes with harmonics and decaying envelopes, over noise, the
     channels related but not equal."""
     rng = np.random.default_rng(seed)
-    t = t_axis(dur)
-    x = np.zeros((2, len(t)))
+    n = int(round(dur * SR))
+    x = np.zeros((2, n))
     for start in np.arange(0, dur, 0.25):
         f0 = rng.choice([110, 147, 196, 262, 330, 392, 523])
-        env = np.exp(-np.clip(t - start, 0, None) * 4) * (t >= start)
-        note = sum(0.6 ** h * np.sin(2 * np.pi * f0 * (h + 1) * t) for h in range(5)) * env
+        a = int(start * SR)
+        tt = np.arange(min(n, a + SR) - a) / SR  # each note rings for 1 s, decaying
+        note = sum(0.6 ** h * np.sin(2 * np.pi * f0 * (h + 1) * tt) for h in range(5)) * np.exp(-tt * 4)
         pan = rng.uniform(0.2, 0.8)
-        x[0] += (1 - pan) * note
-        x[1] += pan * note
+        x[0, a : a + len(tt)] += (1 - pan) * note
+        x[1, a : a + len(tt)] += pan * note
     x += 0.05 * rng.standard_normal(x.shape)
     x *= level / np.sqrt(np.mean(x ** 2))
     return x if channels == 2 else np.vstack([x, x[:1] * 0.5, x[:1] * 0.1, x * 0.3][: channels])[:channels]

@@ -86,7 +86,7 @@ class AudioClipping(Detector):
                 lengths = [b - a_ for a_, b in group]
                 hits.append(Hit(self.name, a.start_s + s / sr, a.start_s + e / sr, 0.0, {
                     "channel": ch, "runs": len(group), "longest_run_samples": int(max(lengths)),
-                    "clipped_samples": int(sum(lengths)), "level_db": round(20.0 * np.log10(peak), 2),
+                    "clipped_samples": int(sum(lengths)), "level_db": round(float(20.0 * np.log10(peak)), 2),
                 }))
         return hits
 

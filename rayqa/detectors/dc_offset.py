@@ -57,7 +57,7 @@ class DcOffset(Detector):
                 off = float(np.median(dc[ch, i:j]))
                 hits.append(Hit(self.name, a.start_s + i * step, a.start_s + j * step,
                                 float(np.clip(0.5 + (20 * np.log10(abs(off) + 1e-12) - self.params["level_db"]) / 40, 0.5, 1.0)),
-                                {"channel": ch, "offset": round(off, 5), "level_db": round(20 * np.log10(abs(off) + 1e-12), 1)}))
+                                {"channel": ch, "offset": round(off, 5), "level_db": round(float(20 * np.log10(abs(off) + 1e-12)), 1)}))
         return hits
 
     def merge(self, hits: list[Hit]) -> list[Hit]:

@@ -117,8 +117,8 @@ class TestTone(Detector):
                         and np.ptp(freq[i:j]) <= p["max_frequency_drift_hz"] and np.ptp(level[i:j]) <= p["max_level_range_db"]:
                     found.append((i, j))
             for i, j in found:
-                t0 = a.start_s + start[i] / sr
-                t1 = a.start_s + (start[j - 1] + frame) / sr
+                t0 = float(a.start_s + start[i] / sr)
+                t1 = float(a.start_s + (start[j - 1] + frame) / sr)
                 hits.append(Hit(self.name, t0, t1, float(np.clip(float(np.median(purity[i:j])), 0.5, 1.0)), {
                     "channel": ch, "frequency_hz": round(float(np.median(freq[i:j])), 1),
                     "level_db": round(float(np.median(level[i:j])), 1),
