@@ -385,3 +385,24 @@ def test_block_stats_correlation_and_residual():
     assert np.allclose(st["corr"], 1.0) and (st["residual_db"] < -200).all()
     st = block_stats(np.stack([x[0], -x[0]]), SR)
     assert np.allclose(st["corr"], -1.0)
+
+
+# -- real recorded music (Debian's asc-music, if installed) -------------------------------------
+
+ASC_MUSIC = sorted(__import__("glob").glob("/usr/share/games/asc/music/*.mp3"))
+
+
+@pytest.mark.skipif(not ASC_MUSIC, reason="apt-get install asc-music for real recorded music")
+@pytest.mark.parametrize("path", ASC_MUSIC)
+def test_real_music_has_no_tone_dc_or_channel_fault(path):
+    """Game music (22 kHz MP3, decoded at 48 kHz): held notes, bass and wide stereo, none of
+    which is a test tone, a DC offset or a channel fault."""
+    from rayqa import media
+
+    info = media.probe(path)
+    spans = media.plan_windows(info, 8.0)[:8]  # the first 64 s
+    ws = media.decode_windows(path, info, spans, [], [TestTone.audio])
+    for cls in (TestTone, DcOffset, AudioChannelFault):
+        det = cls()
+        hits = [h for w in ws for h in det.detect(w, info)]
+        assert det.merge(hits) == [], (cls.name, path)

@@ -13,7 +13,7 @@ from rayqa.pipeline import run_scan
 from rayqa.synth import audio_signal, encode
 
 TOL_S = 0.2
-SEGMENT_S = 1.0  # a channel-fault block is 0.5 s; "or one segment" covers it
+SEGMENT_S = 1.0  # "or one segment": the dual-mono and swap checks span whole items
 NAMES = ["audio_clipping", "loudness_out_of_range", "audio_channel_fault", "dc_offset", "test_tone"]
 DUR = 12.0
 
