@@ -307,7 +307,8 @@ class LoudnessOutOfRange(Detector):
                 k = d["k0"] + j
                 if k in blocks:  # a sub-block two windows share
                     s0, c0 = blocks[k]
-                    blocks[k] = (s0 + sums[:, j], c0 + int(c))
+                    if len(s0) == len(sums):
+                        blocks[k] = (s0 + sums[:, j], c0 + int(c))
                 else:
                     blocks[k] = (sums[:, j].copy(), int(c))
             peak = max(peak, float(d["true_peak"]))
