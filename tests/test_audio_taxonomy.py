@@ -360,6 +360,11 @@ def test_dual_mono_low_severity_and_switchable():
     assert kind == "dual_mono" and abs(a - 2.0) <= TOL_S and abs(b - 16.0) <= TOL_S
     assert e.details["severity"] == "low" and e.details["bit_identical"] and e.score < 0.5
     assert faults(x, report_dual_mono=False) == []
+    pauses = x.copy()
+    for a in (5.0, 9.0, 12.5):  # pauses in a mono programme do not break it up
+        pauses[:, int(a * SR) : int((a + 0.8) * SR)] = 0.0
+    (kind, ch, a, b, e), = faults(pauses)
+    assert kind == "dual_mono" and abs(a - 2.0) <= TOL_S and abs(b - 16.0) <= TOL_S
     x[1, 2 * SR : 5 * SR] = programme(3, seed=19)[1]  # now 11 s long
     assert [k for k, *_ in faults(x, dual_mono_min_duration_s=12.0)] == []
 

@@ -12,7 +12,7 @@ L R; 5.1 FL FR FC LFE BL BR; 7.1 FL FR FC LFE BL BR SL SR):
   correlation at or below ``max_phase_correlation``, for ``phase_min_duration_s``.
 - ``dual_mono``: both channels of a pair active and the difference between them at least
   ``dual_mono_residual_db`` below their energy (bit-identical or near-identical), for
-  ``dual_mono_min_duration_s``. Often deliberate (mono programme delivered as stereo), so
+  ``dual_mono_min_duration_s`` (pauses where both are quiet do not break it). Often deliberate (mono programme delivered as stereo), so
   ``details.severity`` is ``dual_mono_severity`` ("low") and ``report_dual_mono = false`` turns it off.
 - ``swapped``: on 5.1 / 7.1, an LFE channel carrying full-band content (more than
   ``lfe_max_high_share`` of its energy above ``lfe_cutoff_hz``), which an LFE that was swapped with
@@ -194,11 +194,19 @@ class AudioChannelFault(Detector):
                 # the smoothing blurs the edges: blocks next to a dual-mono stretch whose own
                 # difference is below the level belong to it
                 near = np.convolve(smooth.astype(float), np.ones(2 * (span // 2) + 1), "same") > 0
-                mono = smooth | (near & (st["residual_db"][k] <= thr))
-                add("dual_mono", both & mono, [ci, cj],
+                mono = both & (smooth | (near & (st["residual_db"][k] <= thr)))
+                # pauses (both channels quiet) do not break a dual-mono stretch; it starts and ends
+                # on dual-mono programme
+                quiet = ~active[ci] & ~active[cj]
+                stretch = np.zeros(nb, bool)
+                for i, j in runs(mono | quiet):
+                    hit = np.flatnonzero(mono[i:j])
+                    if hit.size:
+                        stretch[i + hit[0] : i + hit[-1] + 1] = True
+                add("dual_mono", stretch, [ci, cj],
                     lambda i, j, k=k, ci=ci, cj=cj: {
                         "correlation": round(float(np.median(st["corr"][k, i:j])), 4),
-                        "residual_db": round(float(np.max(resid[i:j])), 1),
+                        "residual_db": round(float(np.median(resid[i:j])), 1),
                         "bit_identical": bool(np.max(st["residual_db"][k, i:j]) < -200),
                         "level_db": round(float(st["rms_db"][[ci, cj], i:j].max()), 1),
                         "severity": p["dual_mono_severity"]}, 0.3)
