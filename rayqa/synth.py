@@ -52,14 +52,19 @@ def video_frame(i: int, fps: int, width: int, height: int, rng_offset: int = 0) 
     return img
 
 
+# Brings the programme audio (about -14 LUFS before 0.5) to -23 LUFS.
+PROGRAMME_GAIN = 0.358
+
+
 def audio_signal(n: int, sample_rate: int, seed: int) -> np.ndarray:
-    """Stereo programme audio: two tones with a slow tremolo over a noise bed, about -12 dBFS."""
+    """Stereo programme audio: two tones with a slow tremolo over a noise bed, peaks about -17 dBFS
+    and about -23 LUFS integrated (EBU R128's target, so clean media passes loudness QC)."""
     t = np.arange(n) / sample_rate
     rng = np.random.default_rng(seed)
     tone = 0.25 * np.sin(2 * np.pi * 220 * t) + 0.12 * np.sin(2 * np.pi * 660 * t + 1.0)
     tone *= 0.75 + 0.25 * np.sin(2 * np.pi * 0.5 * t)
     noise = 0.02 * rng.standard_normal(n)
-    mono = (tone + noise).astype(np.float32)
+    mono = (PROGRAMME_GAIN * (tone + noise)).astype(np.float32)
     return np.stack([mono, np.roll(mono, 7)])
 
 

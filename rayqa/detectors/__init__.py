@@ -9,18 +9,23 @@ from __future__ import annotations
 from typing import Any
 
 from rayqa.detectors.audio_artifacts import AudioArtifacts
+from rayqa.detectors.audio_channel_fault import AudioChannelFault
+from rayqa.detectors.audio_clipping import AudioClipping
 from rayqa.detectors.audio_silence import AudioSilence
 from rayqa.detectors.av_sync import AvSync
 from rayqa.detectors.base import Detector
 from rayqa.detectors.block_corruption import BlockCorruption
+from rayqa.detectors.dc_offset import DcOffset
 from rayqa.detectors.black_frames import BlackFrames
 from rayqa.detectors.decode_error import DecodeError
 from rayqa.detectors.duration_mismatch import DurationMismatch
+from rayqa.detectors.loudness_out_of_range import LoudnessOutOfRange
+from rayqa.detectors.test_tone import TestTone
 from rayqa.detectors.video_freeze import VideoFreeze
 
 REGISTRY: dict[str, type[Detector]] = {
     cls.name: cls for cls in (BlackFrames, VideoFreeze, AudioSilence, DecodeError, DurationMismatch, BlockCorruption, AudioArtifacts,
-                AvSync)
+                AvSync, AudioClipping, LoudnessOutOfRange, AudioChannelFault, DcOffset, TestTone)
 }
 
 
