@@ -405,14 +405,15 @@ def cmd_serve(args) -> int:
 
     ensure_ray(args.address)
     url = deploy(cfg, host=args.host, port=args.port, detectors=args.detectors)
-    print(f"rayqa serving on {url} (docs: {url}/docs); POST {url}/v1/score", flush=True)
-    if args.detach:
-        return EXIT_OK
 
     def stop(signum, frame):  # SIGTERM (a service manager, kill): a clean stop, not a stack dump
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, stop)
+    if not args.detach:  # after Ray's start, whose own handler prints a stack dump, and before we say we serve
+        signal.signal(signal.SIGTERM, stop)
+    print(f"rayqa serving on {url} (docs: {url}/docs); POST {url}/v1/score", flush=True)
+    if args.detach:
+        return EXIT_OK
     try:
         while True:
             time.sleep(3600)
