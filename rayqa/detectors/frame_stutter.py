@@ -58,8 +58,10 @@ def local_motion(d: np.ndarray, context: int) -> np.ndarray:
 
 def content_anomalies(d: np.ndarray, d2: np.ndarray | None = None, context: int = 4, min_motion: float = 0.004,
                       repeat_ratio: float = 0.15, jump_fraction: float = 0.6, min_separation: float = 1.4,
-                      cut_ratio: float = 4.0, max_repeat_frames: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                      cut_ratio: float = 4.0, max_repeat_frames: int = 3,
+                      max_motion: float = 0.12) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per pair of frames: repeats, drops (bool) and the pair's difference over its local motion.
+    Motion is judged between ``min_motion`` and ``max_motion`` (above it are cuts and flashing).
 
     ``d`` are one-frame differences, ``d2`` two-frame ones (``d2[k]`` spans frames ``k`` to
     ``k + 2``). A skipped picture makes a one-frame pair look like a two-frame one, so a drop is a
@@ -71,12 +73,13 @@ def content_anomalies(d: np.ndarray, d2: np.ndarray | None = None, context: int 
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(m > 0, d / m, np.nan)
     m = np.nan_to_num(m)
-    moving = m >= min_motion
+    moving = (m >= min_motion) & (m <= max_motion)
     repeat = np.zeros(n, bool)
     for a, b in runs(moving & (np.nan_to_num(ratio, nan=1.0) <= repeat_ratio)):
         # Motion on both sides: a still run that goes on (a freeze) or ends the window says nothing.
-        before_ok = a > 0 and d[a - 1] >= 0.5 * m[a]
-        after_ok = b < n and d[b] >= 0.5 * m[b - 1]
+        # Ordinary motion on both sides, not cuts: a strobe or flashing repeats pictures on purpose.
+        before_ok = a > 0 and 0.5 * m[a] <= d[a - 1] <= cut_ratio * m[a]
+        after_ok = b < n and 0.5 * m[b - 1] <= d[b] <= cut_ratio * m[b - 1]
         if b - a <= max_repeat_frames and before_ok and after_ok:
             repeat[a:b] = True
     drop = np.zeros(n, bool)
@@ -109,6 +112,7 @@ class FrameStutter(Detector):
     defaults = {
         "context": 4,  # pairs on each side that set the local motion
         "min_motion": 0.004,  # local motion (mean |difference|, 0..1) under which nothing is judged
+        "max_motion": 0.12,  # local motion over this is cuts or flashing, not motion to judge
         "repeat_ratio": 0.15,  # a pair this still against the local motion repeats a picture
         "max_repeat_frames": 3,  # longer still runs are freezes (video_freeze)
         "jump_fraction": 0.6,  # a pair this far from one-frame towards two-frame motion skipped a picture ...
@@ -130,7 +134,7 @@ class FrameStutter(Detector):
         d2 = pair_differences(v.frames, 2)
         repeat, jump, ratio = content_anomalies(d, d2, int(p["context"]), p["min_motion"], p["repeat_ratio"],
                                                 p["jump_fraction"], p["min_separation"], p["cut_ratio"],
-                                                int(p["max_repeat_frames"]))
+                                                int(p["max_repeat_frames"]), p["max_motion"])
         # Concealed damage repeats and smears pictures: that is decode_error's finding.
         damaged = [(dm.start_s, dm.end_s) for dm in window.damage if dm.stream == "video"]
         hits = []
