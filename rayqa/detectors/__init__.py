@@ -17,15 +17,21 @@ from rayqa.detectors.base import Detector
 from rayqa.detectors.block_corruption import BlockCorruption
 from rayqa.detectors.dc_offset import DcOffset
 from rayqa.detectors.black_frames import BlackFrames
+from rayqa.detectors.blur import Blur
 from rayqa.detectors.decode_error import DecodeError
 from rayqa.detectors.duration_mismatch import DurationMismatch
+from rayqa.detectors.flash_pse import FlashPse
+from rayqa.detectors.frame_stutter import FrameStutter
+from rayqa.detectors.letterbox_change import LetterboxChange
 from rayqa.detectors.loudness_out_of_range import LoudnessOutOfRange
+from rayqa.detectors.solid_color_frames import SolidColorFrames
 from rayqa.detectors.test_tone import TestTone
 from rayqa.detectors.video_freeze import VideoFreeze
 
 REGISTRY: dict[str, type[Detector]] = {
     cls.name: cls for cls in (BlackFrames, VideoFreeze, AudioSilence, DecodeError, DurationMismatch, BlockCorruption, AudioArtifacts,
-                AvSync, AudioClipping, LoudnessOutOfRange, AudioChannelFault, DcOffset, TestTone)
+                AvSync, AudioClipping, LoudnessOutOfRange, AudioChannelFault, DcOffset, TestTone, SolidColorFrames,
+                LetterboxChange, Blur, FlashPse, FrameStutter)
 }
 
 
