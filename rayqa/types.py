@@ -19,16 +19,24 @@ import numpy as np
 
 @dataclass(frozen=True)
 class VideoSpec:
-    """Frames sampled at ``fps`` and scaled to ``width`` x ``height`` (gray or RGB)."""
+    """Frames sampled at ``fps`` and scaled to ``width`` x ``height`` (gray or RGB).
+
+    Gray frames are always nearest-neighbour samples of the luma plane. RGB frames are scaled by
+    swscale (bilinear) unless ``nearest``: then pixels are sampled nearest-neighbour from the YUV
+    planes and only those converted, several times cheaper, and enough for frame statistics
+    (solid colour, flashes, stutter); learned detectors keep swscale's frames, which they were
+    trained on."""
 
     fps: float
     width: int
     height: int
     gray: bool = True
+    nearest: bool = False
 
     @property
     def key(self) -> str:
-        return f"video_{self.fps:g}fps_{self.width}x{self.height}_{'gray' if self.gray else 'rgb'}"
+        kind = "gray" if self.gray else ("rgbnn" if self.nearest else "rgb")
+        return f"video_{self.fps:g}fps_{self.width}x{self.height}_{kind}"
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,36 @@ def scale_nearest(img: np.ndarray, width: int, height: int) -> np.ndarray:
     return img[ys][:, xs]
 
 
+_YUV8 = {"yuv420p": (2, 2), "yuvj420p": (2, 2), "yuv422p": (1, 2), "yuvj422p": (1, 2), "yuv444p": (1, 1),
+         "yuvj444p": (1, 1)}  # 8-bit planar YUV: chroma subsampling (rows, columns)
+
+
+def rgb_nearest(frame: av.VideoFrame, width: int, height: int) -> np.ndarray | None:
+    """RGB at ``width`` x ``height`` from nearest-neighbour samples of the Y, U and V planes,
+    converting only those pixels (BT.709 where the stream says so, else BT.601; limited or full
+    range); None for other pixel formats (swscale then converts)."""
+    sub = _YUV8.get(frame.format.name)
+    if sub is None:
+        return None
+    planes = [np.frombuffer(p, np.uint8).reshape(-1, p.line_size) for p in frame.planes[:3]]
+    ch, cw = -(-frame.height // sub[0]), -(-frame.width // sub[1])
+    y = scale_nearest(planes[0][: frame.height, : frame.width], width, height).astype(np.float32)
+    u = scale_nearest(planes[1][:ch, :cw], width, height).astype(np.float32) - 128.0
+    v = scale_nearest(planes[2][:ch, :cw], width, height).astype(np.float32) - 128.0
+    if not (frame.format.name.startswith("yuvj") or frame.color_range == 2):  # limited ("TV") range
+        y, u, v = (y - 16.0) * (255 / 219), u * (255 / 224), v * (255 / 224)
+    kr, kb = (0.2126, 0.0722) if frame.colorspace == 1 else (0.299, 0.114)  # 1: BT.709
+    r = y + 2 * (1 - kr) * v
+    b = y + 2 * (1 - kb) * u
+    g = (y - kr * r - kb * b) / (1 - kr - kb)
+    return np.clip(np.rint(np.stack([r, g, b], axis=-1)), 0, 255).astype(np.uint8)
+
+
 def frame_to_spec(frame: av.VideoFrame, spec: VideoSpec) -> np.ndarray:
+    if not spec.gray and spec.nearest:
+        rgb = rgb_nearest(frame, spec.width, spec.height)
+        if rgb is not None:
+            return rgb
     if spec.gray:
         plane = luma_plane(frame)
         if plane is not None:
