@@ -54,10 +54,22 @@ ITEM_TAIL: tuple[Column, ...] = (
     Column("audio_codec", "string", "audio codec name from the probe"),
     Column("container", "string", "container format from the probe"),
     Column("audio_channels", "int32", "audio channel count"),
+    Column("video_profile", "string", "video codec profile (High, Main 10, ...)"),
+    Column("audio_profile", "string", "audio codec profile (LC, HE-AAC, ...)"),
+    Column("audio_layout", "string", "channel layout as FFmpeg names it (stereo, 5.1(side), ...)"),
+    Column("field_order", "string", "progressive / tff / bff; null where the stream does not say"),
+    Column("bit_depth", "int32", "bits per video sample"),
+    Column("color_primaries", "string", "colour primaries (bt709, bt2020, ...)"),
+    Column("color_transfer", "string", "transfer characteristics (bt709, smpte2084 = PQ, arib-std-b67 = HLG, ...)"),
+    Column("dynamic_range", "string", "SDR / HDR10 / HLG, from the transfer"),
+    Column("vfr", "bool", "variable frame rate: frame durations differ by over 10 % in the first 300 packets"),
+    Column("fps_min", "float64", "lowest frame rate seen in those packets"),
+    Column("fps_max", "float64", "highest frame rate seen in those packets"),
 )
 # Item columns the probe fills (ItemInfo attribute of the same name).
 PROBE_COLUMNS = ("duration_s", "fps", "width", "height", "has_audio", "video_codec", "audio_codec", "container",
-                 "audio_channels")
+                 "audio_channels", "video_profile", "audio_profile", "audio_layout", "field_order", "bit_depth",
+                 "color_primaries", "color_transfer", "dynamic_range", "vfr", "fps_min", "fps_max")
 
 
 def arrow_schema(columns: Iterable[Column]) -> pa.Schema:

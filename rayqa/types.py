@@ -128,6 +128,17 @@ class ItemInfo:
     video_codec: str | None = None
     audio_codec: str | None = None
     container: str | None = None
+    video_profile: str | None = None
+    audio_profile: str | None = None
+    audio_layout: str | None = None  # FFmpeg's channel layout name: "stereo", "5.1(side)", ...
+    field_order: str | None = None  # "progressive", "tff", "bff"; None where the stream does not say
+    bit_depth: int | None = None  # bits per video sample (8, 10, 12)
+    color_primaries: str | None = None
+    color_transfer: str | None = None  # "bt709", "smpte2084" (PQ), "arib-std-b67" (HLG), ...
+    dynamic_range: str | None = None  # "SDR", "HDR10" (PQ), "HLG"
+    vfr: bool | None = None  # frame durations vary (from the first packets' timestamps)
+    fps_min: float | None = None
+    fps_max: float | None = None
     # The caption sidecar the manifest (or an upload) gives for the item; caption detectors read it.
     captions_uri: str | None = None
 

@@ -218,3 +218,26 @@ def test_nearest_rgb_from_yuv_planes_matches_swscale_colours():
         for x in (4, 12, 20, 28):
             assert np.abs(ours[9, x] - ref[9, x]).max() <= 4, (fmt, x, ours[9, x], ref[9, x])
     assert rgb_nearest(av.VideoFrame.from_ndarray(img, "rgb24"), 32, 18) is None
+
+
+def test_probe_reads_the_metadata_a_qc_engineer_filters_on(tmp_path):
+    from rayqa.media import probe
+    from rayqa.synth import ClipSpec, write_clip
+
+    info = probe(str(write_clip(tmp_path / "c.mp4", ClipSpec(duration_s=3, width=64, height=48))))
+    assert (info.video_codec, info.audio_codec, info.audio_layout, info.audio_channels) == ("h264", "aac", "stereo", 2)
+    assert info.field_order == "progressive" and info.bit_depth == 8 and info.dynamic_range == "SDR"
+    assert info.vfr is False and info.fps_min == info.fps_max == 25.0
+    assert info.video_profile and info.audio_profile == "LC" and "mp4" in info.container
+
+
+def test_frame_rate_range_tells_variable_from_constant():
+    from rayqa.media.probe import frame_rate_range
+
+    constant = [i / 25 for i in range(100)]
+    assert frame_rate_range(constant) == (False, 25.0, 25.0)
+    assert frame_rate_range([t + 0.0001 * (i % 2) for i, t in enumerate(constant)])[0] is False  # tick rounding
+    mixed = [i / 25 for i in range(51)] + [2 + i / 30 for i in range(1, 50)]
+    vfr, lo, hi = frame_rate_range(mixed)
+    assert vfr and lo == 25.0 and hi == 30.0
+    assert frame_rate_range([0.0, 0.04]) == (False, None, None)

@@ -172,9 +172,66 @@ def probe(uri: str) -> ItemInfo:
             video_codec=vs.codec_context.name if vs is not None else None,
             audio_codec=aus.codec_context.name if aus is not None else None,
             container=container.format.name,
+            audio_profile=_profile(aus), audio_layout=aus.codec_context.layout.name if aus is not None else None,
+            **(_video_metadata(container, vs) if vs is not None else {}),
         )
     finally:
         container.close()
+
+
+# FFmpeg's enums (libavutil/pixfmt.h, libavcodec/defs.h) as the names FFmpeg prints.
+_FIELD_ORDER = {1: "progressive", 2: "tff", 5: "tff", 3: "bff", 4: "bff"}  # by display order of the fields
+_TRANSFER = {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 8: "linear", 11: "iec61966-2-4",
+             13: "iec61966-2-1", 14: "bt2020-10", 15: "bt2020-12", 16: "smpte2084", 18: "arib-std-b67"}
+_PRIMARIES = {1: "bt709", 4: "bt470m", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020", 11: "smpte431",
+              12: "smpte432"}
+VFR_PACKETS = 300  # video packets whose timestamps the probe reads (demuxed, not decoded)
+
+
+def _profile(stream) -> str | None:
+    if stream is None:
+        return None
+    try:
+        return stream.codec_context.profile or None
+    except (AttributeError, ValueError):
+        return None
+
+
+def frame_rate_range(pts_s: list[float]) -> tuple[bool, float | None, float | None]:
+    """(variable?, lowest, highest frame rate) from presentation times of consecutive frames: the
+    rate varies when frame durations differ by more than 10 % (a 1-tick rounding does not count)."""
+    times = sorted(set(pts_s))
+    if len(times) < 3:
+        return False, None, None
+    durations = [b - a for a, b in zip(times, times[1:]) if b > a]
+    lo, hi = min(durations), max(durations)
+    return hi > lo * 1.1 + 1e-4, round(1.0 / hi, 3), round(1.0 / lo, 3)
+
+
+def _video_metadata(container, vs) -> dict:
+    cc = vs.codec_context
+    trc, prim = _TRANSFER.get(int(cc.color_trc or 2)), _PRIMARIES.get(int(cc.color_primaries or 2))
+    try:
+        bits = av.video.format.VideoFormat(cc.pix_fmt).components[0].bits if cc.pix_fmt else None
+    except (ValueError, TypeError):
+        bits = None
+    out = {"video_profile": _profile(vs), "field_order": _FIELD_ORDER.get(int(cc.field_order or 0)), "bit_depth": bits,
+           "color_primaries": prim, "color_transfer": trc,
+           # An unspecified transfer is SDR in practice; only PQ and HLG are HDR.
+           "dynamic_range": {"smpte2084": "HDR10", "arib-std-b67": "HLG"}.get(trc, "SDR")}
+    pts = []
+    try:
+        for packet in container.demux(vs):
+            if packet.pts is not None and packet.time_base is not None:
+                pts.append(float(packet.pts * packet.time_base))
+            if len(pts) >= VFR_PACKETS:
+                break
+    except av.error.FFmpegError:
+        pass  # damage is the decoder's to report; the rate stays unknown
+    vfr, lo, hi = frame_rate_range(pts)
+    if lo is not None:
+        out.update(vfr=vfr, fps_min=lo, fps_max=hi)
+    return out
 
 
 def plan_windows(info: ItemInfo, window_s: float) -> list[tuple[float, float]]:
