@@ -159,7 +159,6 @@ class FlashPse(Detector):
         if len(v.frames) < 2:
             return []
         p = self.params
-        n = len(v.frames)
         grid = (int(p["grid_rows"]), int(p["grid_cols"]))
         signals = {
             "luminance": (block_means(luminance_cd_m2(v.frames, p["display_white_cd_m2"]), grid),
