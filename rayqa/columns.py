@@ -54,6 +54,7 @@ ITEM_TAIL: tuple[Column, ...] = (
     Column("audio_codec", "string", "audio codec name from the probe"),
     Column("container", "string", "container format from the probe"),
     Column("audio_channels", "int32", "audio channel count"),
+    Column("color_range", "string", "limited (16..235) or full range, as the stream says"),
     Column("video_profile", "string", "video codec profile (High, Main 10, ...)"),
     Column("audio_profile", "string", "audio codec profile (LC, HE-AAC, ...)"),
     Column("audio_layout", "string", "channel layout as FFmpeg names it (stereo, 5.1(side), ...)"),
@@ -68,7 +69,7 @@ ITEM_TAIL: tuple[Column, ...] = (
 )
 # Item columns the probe fills (ItemInfo attribute of the same name).
 PROBE_COLUMNS = ("duration_s", "fps", "width", "height", "has_audio", "video_codec", "audio_codec", "container",
-                 "audio_channels", "video_profile", "audio_profile", "audio_layout", "field_order", "bit_depth",
+                 "audio_channels", "color_range", "video_profile", "audio_profile", "audio_layout", "field_order", "bit_depth",
                  "color_primaries", "color_transfer", "dynamic_range", "vfr", "fps_min", "fps_max")
 
 

@@ -32,10 +32,21 @@ class VideoSpec:
     height: int
     gray: bool = True
     nearest: bool = False
+    # Levels as coded, no range conversion: gray gives the Y plane's values (16..235 in a limited-
+    # range stream), RGB is replaced by stacked Y, U, V samples (N, H, W, 3) for levels checks.
+    raw: bool = False
+    # Gray only: a width x height crop from the centre of the luma plane at its own pixel pitch
+    # (no scaling, which would blur away interlaced combing), levels as coded.
+    crop: bool = False
 
     @property
     def key(self) -> str:
-        kind = "gray" if self.gray else ("rgbnn" if self.nearest else "rgb")
+        if self.crop:
+            kind = "graycrop"
+        elif self.gray:
+            kind = "grayraw" if self.raw else "gray"
+        else:
+            kind = "yuvraw" if self.raw else ("rgbnn" if self.nearest else "rgb")
         return f"video_{self.fps:g}fps_{self.width}x{self.height}_{kind}"
 
 
@@ -128,6 +139,7 @@ class ItemInfo:
     video_codec: str | None = None
     audio_codec: str | None = None
     container: str | None = None
+    color_range: str | None = None  # "limited" (16..235, "tv") or "full" ("pc", yuvj)
     video_profile: str | None = None
     audio_profile: str | None = None
     audio_layout: str | None = None  # FFmpeg's channel layout name: "stereo", "5.1(side)", ...

@@ -22,16 +22,18 @@ from rayqa.detectors.decode_error import DecodeError
 from rayqa.detectors.duration_mismatch import DurationMismatch
 from rayqa.detectors.flash_pse import FlashPse
 from rayqa.detectors.frame_stutter import FrameStutter
+from rayqa.detectors.interlacing import Interlacing
 from rayqa.detectors.letterbox_change import LetterboxChange
 from rayqa.detectors.loudness_out_of_range import LoudnessOutOfRange
 from rayqa.detectors.solid_color_frames import SolidColorFrames
 from rayqa.detectors.test_tone import TestTone
 from rayqa.detectors.video_freeze import VideoFreeze
+from rayqa.detectors.video_levels import VideoLevels
 
 REGISTRY: dict[str, type[Detector]] = {
     cls.name: cls for cls in (BlackFrames, VideoFreeze, AudioSilence, DecodeError, DurationMismatch, BlockCorruption, AudioArtifacts,
                 AvSync, AudioClipping, LoudnessOutOfRange, AudioChannelFault, DcOffset, TestTone, SolidColorFrames,
-                LetterboxChange, Blur, FlashPse, FrameStutter)
+                LetterboxChange, Blur, FlashPse, FrameStutter, Interlacing, VideoLevels)
 }
 
 

@@ -62,7 +62,38 @@ def rgb_nearest(frame: av.VideoFrame, width: int, height: int) -> np.ndarray | N
     return np.clip(np.rint(np.stack([r, g, b], axis=-1)), 0, 255).astype(np.uint8)
 
 
+def yuv_nearest(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+    """Stacked Y, U, V values as coded (no range conversion), nearest-neighbour sampled to
+    ``width`` x ``height``: (height, width, 3) uint8. Other formats go through swscale to
+    8-bit 4:4:4 first."""
+    if frame.format.name not in _YUV8:
+        frame = frame.reformat(format="yuv444p")
+    sub = _YUV8[frame.format.name]
+    planes = [np.frombuffer(p, np.uint8).reshape(-1, p.line_size) for p in frame.planes[:3]]
+    ch, cw = -(-frame.height // sub[0]), -(-frame.width // sub[1])
+    return np.stack([scale_nearest(planes[0][: frame.height, : frame.width], width, height),
+                     scale_nearest(planes[1][:ch, :cw], width, height),
+                     scale_nearest(planes[2][:ch, :cw], width, height)], axis=-1)
+
+
+def luma_crop(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+    """The centre ``width`` x ``height`` of the luma plane at its own pixel pitch (smaller where
+    the picture is), starting on an even row so the two fields keep their parity."""
+    plane = luma_plane(frame)
+    y = plane[0] if plane is not None else frame.reformat(format="gray").to_ndarray()
+    h, w = y.shape
+    ch, cw = min(height, h), min(width, w)
+    top = ((h - ch) // 2) & ~1
+    left = (w - cw) // 2
+    return np.ascontiguousarray(y[top:top + ch, left:left + cw])
+
+
 def frame_to_spec(frame: av.VideoFrame, spec: VideoSpec) -> np.ndarray:
+    if spec.crop:
+        return luma_crop(frame, spec.width, spec.height)
+    if spec.raw:
+        yuv = yuv_nearest(frame, spec.width, spec.height)
+        return np.ascontiguousarray(yuv[..., 0]) if spec.gray else yuv
     if not spec.gray and spec.nearest:
         rgb = rgb_nearest(frame, spec.width, spec.height)
         if rgb is not None:

@@ -17,12 +17,17 @@ from rayqa.types import Damage, VideoFrames, Window
 def decode_with_fallback(path, info, spans, video_specs, audio_specs, item_id) -> list[Window]:
     """Frames from decord; a window decord gives up on is decoded again with PyAV, and the
     damage says so. Audio comes from PyAV either way."""
-    windows = _decode_video(path, info, spans, video_specs, item_id)
+    # decord scales RGB itself; specs that need the coded planes (raw levels, crops) come from PyAV.
+    own = [s for s in video_specs if not (s.raw or s.crop)]
+    planes = [s for s in video_specs if s.raw or s.crop]
+    windows = _decode_video(path, info, spans, own, item_id)
     good = [i for i, w in enumerate(windows) if not isinstance(w, str)]
-    if good and audio_specs and info.has_audio:
-        audio = pyav_source.decode(path, info, [spans[i] for i in good], [], audio_specs, item_id)
-        for i, a in zip(good, audio):
+    if good and ((audio_specs and info.has_audio) or planes):
+        extra = pyav_source.decode(path, info, [spans[i] for i in good], planes, audio_specs if info.has_audio else [],
+                                   item_id)
+        for i, a in zip(good, extra):
             windows[i].audio, windows[i].damage = a.audio, windows[i].damage + a.damage
+            windows[i].video.update(a.video)
     for i, w in enumerate(windows):
         if isinstance(w, str):
             redo = pyav_source.decode(path, info, [spans[i]], video_specs, audio_specs, item_id)[0]

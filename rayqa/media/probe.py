@@ -215,7 +215,9 @@ def _video_metadata(container, vs) -> dict:
         bits = av.video.format.VideoFormat(cc.pix_fmt).components[0].bits if cc.pix_fmt else None
     except (ValueError, TypeError):
         bits = None
-    out = {"video_profile": _profile(vs), "field_order": _FIELD_ORDER.get(int(cc.field_order or 0)), "bit_depth": bits,
+    fmt = cc.pix_fmt or ""
+    color_range = "full" if fmt.startswith("yuvj") or int(cc.color_range or 0) == 2 else "limited"
+    out = {"color_range": color_range, "video_profile": _profile(vs), "field_order": _FIELD_ORDER.get(int(cc.field_order or 0)), "bit_depth": bits,
            "color_primaries": prim, "color_transfer": trc,
            # An unspecified transfer is SDR in practice; only PQ and HLG are HDR.
            "dynamic_range": {"smpte2084": "HDR10", "arib-std-b67": "HLG"}.get(trc, "SDR")}
