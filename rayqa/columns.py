@@ -149,3 +149,33 @@ def to_json(row: dict) -> dict:
             v = None
         out[k] = v
     return out
+
+
+_PANDAS = {"string": "str (pandas 3; NaN where null)", "float64": "float64 (NaN where null)", "float32": "float32",
+           "int32": "float64 where any is null, else int32 (`Int32` with `dtype_backend=\"numpy_nullable\"`)",
+           "bool": "object (True / False / None) where any is null, else bool (`boolean` with numpy_nullable)"}
+
+
+def markdown_tables() -> str:
+    """The findings and items columns as the docs show them (docs/scanning.md holds this text;
+    ``python -m rayqa.columns`` prints it)."""
+    from rayqa.detectors import REGISTRY
+
+    owner = {c.name: n for n, cls in REGISTRY.items() for c in cls.item_columns}
+
+    def table(cols, items: bool) -> str:
+        out = ["| column | Parquet type | as pandas reads it | meaning |", "|---|---|---|---|"]
+        for c in cols:
+            doc = c.doc
+            if items and c.name in owner:
+                doc += f" (filled by `{owner[c.name]}`)"
+            elif items and c.name in PROBE_COLUMNS:
+                doc += " (from the probe)"
+            out.append(f"| `{c.name}` | {c.type} | {_PANDAS[c.type]} | {doc} |")
+        return "\n".join(out)
+
+    return "### findings/\n\n" + table(FINDINGS, False) + "\n\n### items/\n\n" + table(item_columns(), True) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_tables(), end="")

@@ -172,7 +172,8 @@ class PoolSpec:
 # -- detector parameters: a schema from each detector's documented defaults ------------------------
 
 # Parameter names whose meaning fixes a range, whatever the detector: durations are never negative;
-# a fraction, ratio or recall (and a threshold documented inside [0, 1]) stays inside [0, 1].
+# a fraction, ratio or recall (and a threshold documented inside [0, 1]) stays inside [0, 1],
+# unless its default says it is a multiplier (a ratio above 1).
 _DURATION_SUFFIXES = ("_s", "_ms")
 _UNIT_SUFFIXES = ("_fraction", "_ratio", "_recall")
 _NUMERIC_NAMES = _DURATION_SUFFIXES + _UNIT_SUFFIXES + ("_db", "threshold", "_fps")
@@ -202,8 +203,11 @@ def _param_annotation(name: str, default: Any):
     numeric = isinstance(default, (int, float)) and not isinstance(default, bool)
     if name.endswith(_DURATION_SUFFIXES):
         limits["ge"] = 0
-    if name.endswith(_UNIT_SUFFIXES) or (name.endswith("threshold") and numeric and 0 <= default <= 1):
+    in_unit = numeric and 0 <= default <= 1
+    if (name.endswith(_UNIT_SUFFIXES) and (default is None or in_unit)) or (name.endswith("threshold") and in_unit):
         limits.update(ge=0, le=1)
+    elif name.endswith(_UNIT_SUFFIXES):  # a ratio documented above 1 is a multiplier: only >= 0
+        limits["ge"] = 0
     if isinstance(default, bool):
         return bool
     if isinstance(default, int):
