@@ -13,6 +13,10 @@ from rayqa.detectors.audio_silence import AudioSilence
 from rayqa.detectors.av_sync import AvSync
 from rayqa.detectors.base import Detector
 from rayqa.detectors.block_corruption import BlockCorruption
+from rayqa.detectors.caption_file import CaptionFileCheck
+from rayqa.detectors.caption_reading_speed import CaptionReadingSpeed
+from rayqa.detectors.caption_speech_mismatch import CaptionSpeechMismatch
+from rayqa.detectors.caption_timing import CaptionTiming
 from rayqa.detectors.black_frames import BlackFrames
 from rayqa.detectors.decode_error import DecodeError
 from rayqa.detectors.duration_mismatch import DurationMismatch
@@ -20,7 +24,7 @@ from rayqa.detectors.video_freeze import VideoFreeze
 
 REGISTRY: dict[str, type[Detector]] = {
     cls.name: cls for cls in (BlackFrames, VideoFreeze, AudioSilence, DecodeError, DurationMismatch, BlockCorruption, AudioArtifacts,
-                AvSync)
+                AvSync, CaptionFileCheck, CaptionTiming, CaptionReadingSpeed, CaptionSpeechMismatch)
 }
 
 
