@@ -15,11 +15,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Simulation speaks with espeak-ng (a Debian package); install it where we can.
+# Simulation speaks with espeak-ng, and caption scenes use the recorded voices of hedgewars-data
+# (Debian packages); install them where we can.
 system-deps:
 	@command -v espeak-ng >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng hedgewars-data; \
 	  else echo "rayqa: install espeak-ng (apt-get install espeak-ng) for speech in simulated data" >&2; fi; }
 
 demo: $(STAMP)

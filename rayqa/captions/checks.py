@@ -172,16 +172,27 @@ def _activity(spans: Iterable[Span], n: int, step_s: float) -> np.ndarray:
     return x
 
 
+def _matched(starts: np.ndarray, onsets: np.ndarray, tolerance_s: float) -> np.ndarray:
+    """For each cue start: is a speech onset within ``tolerance_s``?"""
+    if not len(onsets):
+        return np.zeros(len(starts), bool)
+    j = np.clip(np.searchsorted(onsets, starts), 1, len(onsets) - 1) if len(onsets) > 1 else np.zeros(len(starts), int)
+    near = np.minimum(np.abs(onsets[j] - starts), np.abs(onsets[np.maximum(j - 1, 0)] - starts))
+    return near <= tolerance_s
+
+
 def estimate_offset(cues: Sequence[Cue], speech: Sequence[Span], max_offset_s: float = 5.0, step_s: float = 0.01,
-                    match_window_s: float = 0.6) -> dict[str, Any] | None:
+                    match_window_s: float = 0.6, onset_tolerance_s: float = 0.15) -> dict[str, Any] | None:
     """A constant offset between cues and speech: positive when the captions come late.
 
     The cue activity (1 while a speech cue is shown) is cross-correlated with speech activity over
     lags within ``±max_offset_s``; the best lag is then refined to the median difference between
     each cue's start and the speech onset nearest to it after the shift (within ``match_window_s``).
     Returns ``offset_ms``, ``lag_ms`` (the correlation's), ``gain`` (overlap at the best lag over
-    overlap at zero lag, minus one), ``matched_cues``, ``cues``, ``spread_ms`` (median absolute
-    deviation of the per-cue differences); None when there is nothing to compare."""
+    overlap at zero lag, minus one), ``matched_cues`` (cues whose start, shifted back by the offset,
+    lies within ``onset_tolerance_s`` of a speech onset), ``matched_at_zero`` (the same without the
+    shift), ``cues``, ``spread_ms`` (median absolute deviation of the matched differences); None
+    when there is nothing to compare."""
     spoken = [c for c in cues if c.duration_s > 0 and not is_sound_cue(c.text)]
     speech = union(speech, gap_s=0.05)
     if not spoken or not speech:
@@ -199,18 +210,21 @@ def estimate_offset(cues: Sequence[Cue], speech: Sequence[Span], max_offset_s: f
     at_zero = float(corr[0])
     peak = float(values.max())
     onsets = np.array([s for s, _ in speech])
+    starts = np.array([c.start_s for c in spoken])
     diffs = []
-    for c in spoken:
-        target = c.start_s - best * step_s
+    for t in starts:
+        target = t - best * step_s
         j = int(np.argmin(np.abs(onsets - target)))
         if abs(onsets[j] - target) <= match_window_s:
-            diffs.append(c.start_s - onsets[j])
+            diffs.append(t - onsets[j])
     offset = float(np.median(diffs)) if diffs else best * step_s
     spread = float(np.median(np.abs(np.asarray(diffs) - offset))) if diffs else None
+    matched = int(_matched(starts - offset, onsets, onset_tolerance_s).sum())
+    at_zero_matched = int(_matched(starts, onsets, onset_tolerance_s).sum())
     return {"offset_ms": round(offset * 1000.0, 1), "lag_ms": round(best * step_s * 1000.0, 1),
             "gain": round(peak / at_zero - 1.0, 3) if at_zero > 0 else None,
             "overlap_at_lag_s": round(peak * step_s, 3), "overlap_at_zero_s": round(at_zero * step_s, 3),
-            "matched_cues": len(diffs), "cues": len(spoken),
+            "matched_cues": matched, "matched_at_zero": at_zero_matched, "cues": len(spoken),
             "spread_ms": round(spread * 1000.0, 1) if spread is not None else None}
 
 
@@ -220,16 +234,17 @@ def shifted(cues: Sequence[Cue], by_s: float) -> list[Cue]:
 
 def speech_mismatch_findings(cues: Sequence[Cue], speech: Sequence[Span], analysed: Sequence[Span],
                              duration_s: float | None, max_offset_ms: float = 300.0, max_search_s: float = 5.0,
-                             min_offset_gain: float = 0.25, min_matched_cues: int = 2, min_matched_fraction: float = 0.5,
-                             max_offset_spread_ms: float = 250.0, slack_s: float = 0.5, min_cue_check_s: float = 1.0,
+                             min_offset_gain: float = 0.0, min_matched_cues: int = 2, min_matched_fraction: float = 0.5,
+                             onset_tolerance_ms: float = 150.0, slack_s: float = 0.5, min_cue_check_s: float = 1.0,
                              min_cue_speech_fraction: float = 0.1, min_uncaptioned_s: float = 1.0) -> list[Hit]:
     """``caption_speech_mismatch`` events, given the cues, the detected speech spans and the parts
     of the item whose audio was analysed:
 
     - ``offset``: the cues as a whole are shifted from the speech by more than ``max_offset_ms``
-      (:func:`estimate_offset`; the shift must raise the cue/speech overlap by ``min_offset_gain``,
-      match ``min_matched_cues`` cues and ``min_matched_fraction`` of them to a speech onset, and
-      agree within ``max_offset_spread_ms``). One event over the captioned span, ``offset_ms``
+      (:func:`estimate_offset`): with the offset taken out, at least ``min_matched_cues`` cues and
+      ``min_matched_fraction`` of them must start within ``onset_tolerance_ms`` of a speech onset,
+      more than without it, and the cue/speech overlap must not fall (rise by at least
+      ``min_offset_gain``). One event over the captioned span, ``offset_ms``
       positive when the captions are late. The checks below then look at the cues with the offset
       taken out, so one sync error is one finding, not one per cue.
     - ``cue_without_speech``: a speech cue of at least ``min_cue_check_s`` under which (widened by
@@ -243,12 +258,13 @@ def speech_mismatch_findings(cues: Sequence[Cue], speech: Sequence[Span], analys
     analysed = union(analysed, gap_s=0.05)
     spoken = [c for c in cues if c.duration_s > 0 and not is_sound_cue(c.text)]
     correction = 0.0
-    est = estimate_offset(cues, speech, max_offset_s=max_search_s) if spoken and speech else None
+    est = (estimate_offset(cues, speech, max_offset_s=max_search_s, onset_tolerance_s=onset_tolerance_ms / 1000.0)
+           if spoken and speech else None)
     if est is not None:
         enough = (est["matched_cues"] >= min_matched_cues
                   and est["matched_cues"] >= min_matched_fraction * est["cues"]
-                  and est["gain"] is not None and est["gain"] >= min_offset_gain
-                  and (est["spread_ms"] or 0.0) <= max_offset_spread_ms)
+                  and est["matched_cues"] > est["matched_at_zero"]
+                  and est["gain"] is not None and est["gain"] >= min_offset_gain)
         if enough and abs(est["offset_ms"]) > max_offset_ms:
             correction = est["offset_ms"] / 1000.0
             first, last = min(c.start_s for c in spoken), max(c.end_s for c in spoken)
@@ -257,7 +273,8 @@ def speech_mismatch_findings(cues: Sequence[Cue], speech: Sequence[Span], analys
             out.append(Hit("caption_speech_mismatch", s, max(s, e), float(score), {
                 "kind": "offset", "offset_ms": est["offset_ms"], "limit_ms": max_offset_ms,
                 "direction": "captions late" if correction > 0 else "captions early",
-                "matched_cues": est["matched_cues"], "cues": est["cues"], "spread_ms": est["spread_ms"],
+                "matched_cues": est["matched_cues"], "matched_at_zero": est["matched_at_zero"], "cues": est["cues"],
+                "spread_ms": est["spread_ms"],
                 "overlap_gain": est["gain"], "overlap_at_offset_s": est["overlap_at_lag_s"],
                 "overlap_at_zero_s": est["overlap_at_zero_s"]}))
     aligned = shifted(spoken, -correction)

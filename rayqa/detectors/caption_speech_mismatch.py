@@ -32,10 +32,10 @@ class CaptionSpeechMismatch(Detector):
         "min_speech_s": 0.25,  # shorter detections are not speech
         "max_offset_ms": 300.0,  # a constant offset beyond this is a finding
         "max_search_s": 5.0,  # offsets are searched within ±this
-        "min_offset_gain": 0.25,  # the offset must raise cue/speech overlap by this share
-        "min_matched_cues": 2,
+        "min_offset_gain": 0.0,  # the offset must raise cue/speech overlap by this share (0: not lower it)
+        "min_matched_cues": 2,  # cues that start at a speech onset once the offset is taken out
         "min_matched_fraction": 0.5,
-        "max_offset_spread_ms": 250.0,  # per-cue offsets must agree this well (a constant shift)
+        "onset_tolerance_ms": 150.0,  # a cue start "at" a speech onset
         "slack_s": 0.5,  # cues are widened by this when compared with speech
         "min_cue_check_s": 1.0,  # shorter cues are not judged for missing speech
         "min_cue_speech_fraction": 0.1,
@@ -82,7 +82,7 @@ class CaptionSpeechMismatch(Detector):
             cues, speech, heard, max(e for _, e in heard), max_offset_ms=float(p["max_offset_ms"]),
             max_search_s=float(p["max_search_s"]), min_offset_gain=float(p["min_offset_gain"]),
             min_matched_cues=int(p["min_matched_cues"]), min_matched_fraction=float(p["min_matched_fraction"]),
-            max_offset_spread_ms=float(p["max_offset_spread_ms"]), slack_s=float(p["slack_s"]),
+            onset_tolerance_ms=float(p["onset_tolerance_ms"]), slack_s=float(p["slack_s"]),
             min_cue_check_s=float(p["min_cue_check_s"]), min_cue_speech_fraction=float(p["min_cue_speech_fraction"]),
             min_uncaptioned_s=float(p["min_uncaptioned_s"]))
         return capped(events, int(p["max_findings"]), "caption_speech_mismatch")
