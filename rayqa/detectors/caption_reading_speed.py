@@ -57,7 +57,7 @@ class CaptionReadingSpeed(Detector):
         return reading_speed_findings(f.cues, profile=self.params["profile"], **self.limits)
 
     def merge(self, hits: list[Hit]) -> list[Hit]:
-        return capped([Hit(h.defect, h.start_s, h.end_s, h.score, dict(h.details)) for h in hits],
+        return capped([Hit(h.defect, h.start_s, h.end_s, h.score, dict(h.details)) for h in hits if not h.defect.startswith("_")],
                       int(self.params["max_findings"]), "caption_reading_speed")
 
     def describe(self):

@@ -35,5 +35,5 @@ class CaptionTiming(Detector):
 
     def merge(self, hits: list[Hit]) -> list[Hit]:
         # One event per cue problem: two problems at the same time are two cues' evidence.
-        return capped([Hit(h.defect, h.start_s, h.end_s, h.score, dict(h.details)) for h in hits],
+        return capped([Hit(h.defect, h.start_s, h.end_s, h.score, dict(h.details)) for h in hits if not h.defect.startswith("_")],
                       int(self.params["max_findings"]), "caption_timing")
