@@ -137,6 +137,8 @@ def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
                    help="which pristine sources: held-out voices, music, noise beds and photos never appear in train")
     p.add_argument("--pristine", default=None, help="a folder of your own pristine media to use instead")
     p.add_argument("--duration-s", type=float, default=10.0, help="seconds per item (default 10)")
+    p.add_argument("--clean-captions", action="store_true",
+                   help="clean items get speech and true captions (the negatives of a caption set)")
     p.add_argument("--width", type=int, default=320, help="default 320")
     p.add_argument("--height", type=int, default=180, help="default 180")
     p.add_argument("--fps", type=int, default=25, help="default 25")
@@ -148,7 +150,8 @@ def cmd_simulate(args) -> int:
     from rayqa.simulate.dataset import SimConfig, make_dataset
 
     cfg = SimConfig(duration_s=args.duration_s, width=args.width, height=args.height, fps=args.fps,
-                    sample_rate=args.sample_rate, channels=args.channels, split=args.split, pristine_dir=args.pristine)
+                    sample_rate=args.sample_rate, channels=args.channels, split=args.split, pristine_dir=args.pristine,
+                    clean_captions=args.clean_captions)
     recipes = [r.strip() for r in args.defects.split(",")] if args.defects else None
     labels = make_dataset(args.output, args.items, args.seed, recipes, args.clean_fraction, cfg)
     out = Path(args.output).resolve()

@@ -15,6 +15,10 @@ from rayqa.detectors.audio_silence import AudioSilence
 from rayqa.detectors.av_sync import AvSync
 from rayqa.detectors.base import Detector
 from rayqa.detectors.block_corruption import BlockCorruption
+from rayqa.detectors.caption_file import CaptionFileCheck
+from rayqa.detectors.caption_reading_speed import CaptionReadingSpeed
+from rayqa.detectors.caption_speech_mismatch import CaptionSpeechMismatch
+from rayqa.detectors.caption_timing import CaptionTiming
 from rayqa.detectors.dc_offset import DcOffset
 from rayqa.detectors.black_frames import BlackFrames
 from rayqa.detectors.blur import Blur
@@ -33,7 +37,8 @@ from rayqa.detectors.video_levels import VideoLevels
 REGISTRY: dict[str, type[Detector]] = {
     cls.name: cls for cls in (BlackFrames, VideoFreeze, AudioSilence, DecodeError, DurationMismatch, BlockCorruption, AudioArtifacts,
                 AvSync, AudioClipping, LoudnessOutOfRange, AudioChannelFault, DcOffset, TestTone, SolidColorFrames,
-                LetterboxChange, Blur, FlashPse, FrameStutter, Interlacing, VideoLevels)
+                LetterboxChange, Blur, FlashPse, FrameStutter, Interlacing, VideoLevels, CaptionFileCheck, CaptionTiming,
+                CaptionReadingSpeed, CaptionSpeechMismatch)
 }
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from rayqa.simulate import audio as A
+from rayqa.simulate import captions as C
 from rayqa.simulate import video as V
 from rayqa.simulate.labels import Label, SimulationError
 
@@ -81,6 +82,45 @@ RECIPES: dict[str, Recipe] = {
                                 "the audio track ends before the video"),
 }
 
+# Caption recipes run only when named (`--defects captions` names them all): their items carry a
+# caption sidecar, need at least CAPTION_MIN_S of content, and leave every other recipe's seeds and
+# bytes as they were.
+CAPTION_MIN_S = 8.0
+CAPTION_RECIPES: dict[str, Recipe] = {
+    # captions: speech (recorded voice clips and espeak-ng) with a caption sidecar; the true cues are
+    # captions/<item>.truth.srt, the scanned copy captions/<item>.srt|vtt (rayqa/simulate/captions.py)
+    "caption_offset": Recipe("caption_speech_mismatch", "captions",
+                             {"offset_ms": [-2000, -1200, -800, -500, 500, 800, 1200, 2000]}, (0, 0),
+                             "every cue shifted by a constant offset (positive: captions late)"),
+    "caption_dropped": Recipe("caption_speech_mismatch", "captions", {}, (0, 0),
+                              "one cue of at least 1.6 s of speech left out: speech with no cue"),
+    "caption_spurious": Recipe("caption_speech_mismatch", "captions", {}, (0, 0),
+                               "a cue added over a speechless stretch"),
+    "caption_overlap": Recipe("caption_timing", "captions", {"overlap_s": (0.2, 0.8)}, (0, 0),
+                              "a cue runs into the next one"),
+    "caption_timing": Recipe("caption_timing", "captions", {"kind": list(C.TIMING_KINDS)}, (0, 0),
+                             "a cue too short, of zero or negative duration, past the media's end, or a gap under 2 frames"),
+    "caption_fast": Recipe("caption_reading_speed", "captions", {}, (0, 0),
+                           "a sentence spoken at 300-380 words a minute, captioned verbatim: too many characters a second"),
+    "caption_layout": Recipe("caption_reading_speed", "captions", {"kind": list(C.LAYOUT_KINDS)}, (0, 0),
+                             "a cue's line over 42 characters, or three lines"),
+    "caption_broken": Recipe("caption_malformed", "captions", {"kind": list(C.BROKEN_KINDS)}, (0, 0),
+                             "a broken caption file: random bytes, one huge line, a broken timing line, cp1252, "
+                             "UTF-16 without BOM, empty, not captions at all"),
+    "caption_missing": Recipe("caption_missing", "captions", {}, (0, 0), "the manifest names a caption file that does not exist"),
+}
+ALL_RECIPES: dict[str, Recipe] = {**RECIPES, **CAPTION_RECIPES}
+
+
+def expand_recipes(names: list[str] | None) -> list[str] | None:
+    """``captions`` stands for every caption recipe."""
+    if names is None:
+        return None
+    out: list[str] = []
+    for n in names:
+        out.extend(CAPTION_RECIPES if n == "captions" else [n])
+    return list(dict.fromkeys(out))
+
 
 @dataclass
 class SimConfig:
@@ -93,6 +133,8 @@ class SimConfig:
     gop: int = 50
     split: str = "train"
     pristine_dir: str | None = None
+    # Clean items get speech and true captions (a caption set's negatives) instead of plain content.
+    clean_captions: bool = False
 
     def check(self) -> None:
         if self.duration_s < 2.0:
@@ -187,9 +229,11 @@ RANDOM_INJECTORS = {"video_tearing", "block_displacement", "flat_blocks", "audio
 
 def make_item(item_id: str, recipe_name: str, seed: int, out_dir: str | Path, cfg: SimConfig) -> dict:
     """Generate one item: pristine content, the recipe's defect, the MP4, its labels (and masks)."""
-    if recipe_name not in RECIPES:
-        raise SimulationError(f"unknown defect recipe {recipe_name!r}; known: {', '.join(RECIPES)}")
-    recipe = RECIPES[recipe_name]
+    if recipe_name not in ALL_RECIPES:
+        raise SimulationError(f"unknown defect recipe {recipe_name!r}; known: {', '.join(ALL_RECIPES)}")
+    recipe = ALL_RECIPES[recipe_name]
+    if recipe.stream == "captions" and cfg.duration_s < CAPTION_MIN_S:
+        raise SimulationError(f"caption recipes need items of at least {CAPTION_MIN_S:g} s, got {cfg.duration_s:g}")
     rng = np.random.default_rng(seed)
     out_dir = Path(out_dir)
     media_path = out_dir / "media" / f"{item_id}.mp4"
@@ -197,7 +241,18 @@ def make_item(item_id: str, recipe_name: str, seed: int, out_dir: str | Path, cf
     params = draw(recipe.params, rng)
     labels: list[Label] = []
     masks = None
-    if recipe.stream == "video":
+    captions_uri = None
+    if recipe.stream == "captions" or (recipe_name == "clean" and cfg.clean_captions):
+        speech, truth, cinfo = C.caption_scene(cfg.duration_s, cfg.sample_rate, rng, cfg.split,
+                                              needs=C.NEEDS.get(recipe_name, ()))
+        audio = np.repeat(speech[None, :], cfg.channels, axis=0)
+        source = {**source, "audio_source": {"kind": "captioned_speech", **cinfo}}
+        if recipe_name == "clean":
+            cues, raw = truth, None
+        else:
+            cues, raw, labels = C.inject(recipe_name, truth, params, cfg.duration_s, cfg.fps, rng)
+        captions_uri = C.write_captions(out_dir, item_id, truth, cues, raw, recipe_name, rng)
+    elif recipe.stream == "video":
         start, end = _span(recipe, cfg.duration_s, rng)
         kwargs = dict(params, rng=rng) if recipe_name in RANDOM_INJECTORS else params
         result = VIDEO_INJECTORS[recipe_name](frames, cfg.fps, start, end, **kwargs)
@@ -244,7 +299,7 @@ def make_item(item_id: str, recipe_name: str, seed: int, out_dir: str | Path, cf
         row["details"] = json.dumps(details, sort_keys=True)
         rows.append(row)
     return {"item_id": item_id, "uri": f"media/{item_id}.mp4", "recipe": recipe_name, "split": cfg.split,
-            "seed": int(seed), "video_kind": source.get("video_source", {}).get("kind", "user"),
+            "seed": int(seed), "captions_uri": captions_uri or "", "video_kind": source.get("video_source", {}).get("kind", "user"),
             "audio_kind": source.get("audio_source", {}).get("kind", "user"), "labels": json.dumps(rows)}
 
 
@@ -254,9 +309,10 @@ def plan_items(n_items: int, seed: int, recipes: list[str], clean_fraction: floa
         raise SimulationError(f"items must be at least 1, got {n_items}")
     if not 0 <= clean_fraction < 1:
         raise SimulationError(f"clean_fraction must be in [0, 1), got {clean_fraction}")
-    unknown = [r for r in recipes if r not in RECIPES]
+    unknown = [r for r in recipes if r not in ALL_RECIPES]
     if unknown:
-        raise SimulationError(f"unknown defect recipe(s) {', '.join(unknown)}; known: {', '.join(RECIPES)}")
+        raise SimulationError(f"unknown defect recipe(s) {', '.join(unknown)}; known: {', '.join(ALL_RECIPES)}, "
+                              "captions (every caption recipe)")
     rng = np.random.default_rng([seed, 0 if split == "train" else 1])
     items = []
     for i in range(n_items):
@@ -275,7 +331,10 @@ def make_dataset(out_dir: str | Path, n_items: int, seed: int = 0, recipes: list
 
     cfg = cfg or SimConfig()
     cfg.check()
-    recipes = recipes or [r for r in RECIPES if r != "clean"]
+    recipes = expand_recipes(recipes) or [r for r in RECIPES if r != "clean"]
+    if any(r in CAPTION_RECIPES for r in recipes) and cfg.duration_s < CAPTION_MIN_S:
+        raise SimulationError(f"caption recipes need items of at least {CAPTION_MIN_S:g} s (--duration-s), "
+                              f"got {cfg.duration_s:g}")
     items = plan_items(n_items, seed, recipes, clean_fraction, cfg.split)
     out_dir = Path(out_dir).resolve()
     (out_dir / "media").mkdir(parents=True, exist_ok=True)
@@ -295,8 +354,10 @@ def make_dataset(out_dir: str | Path, n_items: int, seed: int = 0, recipes: list
     label_df["masks_uri"] = [f"masks/{i}.npz" if (out_dir / "masks" / f"{i}.npz").exists() and d == "block_corruption"
                              else None for i, d in zip(label_df["item_id"], label_df["defect"])]
     label_df.to_parquet(out_dir / "labels.parquet", index=False)
-    manifest = pd.DataFrame([{k: r[k] for k in ("item_id", "uri", "recipe", "split", "seed", "video_kind", "audio_kind")}
-                             for r in rows])
+    columns = ("item_id", "uri", "recipe", "split", "seed", "video_kind", "audio_kind")
+    if any(r.get("captions_uri") for r in rows):
+        columns += ("captions_uri",)  # relative to the manifest's folder; empty = none
+    manifest = pd.DataFrame([{k: r.get(k, "") for k in columns} for r in rows])
     manifest.to_csv(out_dir / "manifest.csv", index=False)
     return label_df
 
@@ -314,9 +375,11 @@ def _make_row(item: dict, out_dir: str, cfg: SimConfig) -> dict:
 def describe_recipes() -> str:
     """Every defect recipe with its parameters and ranges, for ``rayqa simulate --help``."""
     lines = []
-    for name, r in RECIPES.items():
+    for name, r in ALL_RECIPES.items():
         params = ", ".join(f"{k} in {list(v) if isinstance(v, list) else f'[{v[0]}, {v[1]}]'}" for k, v in r.params.items())
         span = "" if r.span_s == (0, 0) else f"; span {r.span_s[0]:g}-{r.span_s[1]:g} s"
         label = "" if r.defect == name else f" (label {r.defect})"
         lines.append(f"  {name}{label}: {r.doc}{'; ' + params if params else ''}{span}")
+    lines.append("  captions: every caption recipe above (caption_*), run only when named; with --clean-captions the "
+                 "clean items get speech and true captions")
     return "\n".join(lines)

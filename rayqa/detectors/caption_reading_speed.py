@@ -1,0 +1,64 @@
+"""Caption reading speed: cues that need more characters per second than a profile allows, lines
+over the character limit, more lines than allowed (:func:`rayqa.captions.checks.reading_speed_findings`).
+
+The limits come from a profile (:data:`rayqa.captions.checks.PROFILES`: ``adult`` 17 cps,
+``streaming`` 20 cps; both 42 characters a line, 2 lines), and ``max_cps``, ``max_line_chars`` and
+``max_lines`` override single limits::
+
+    [detectors.caption_reading_speed]
+    profile = "streaming"
+    max_line_chars = 37
+"""
+
+from __future__ import annotations
+
+from rayqa.captions.checks import PROFILES, capped, reading_speed_findings
+from rayqa.captions.read import load
+from rayqa.detectors.base import Detector
+from rayqa.types import Hit, ItemInfo
+
+
+class CaptionReadingSpeed(Detector):
+    name = "caption_reading_speed"
+    defects = ("caption_reading_speed",)
+    version = "1"
+    defaults = {
+        "profile": "adult",  # one of rayqa.captions.checks.PROFILES
+        "max_cps": None,  # characters per second; None: the profile's
+        "max_line_chars": None,
+        "max_lines": None,
+        "max_findings": 500,
+    }
+
+    def __init__(self, **params):
+        super().__init__(**params)
+        profile = self.params["profile"]
+        if profile not in PROFILES:
+            raise ValueError(f"{self.name}: unknown profile {profile!r}; known: {', '.join(PROFILES)}")
+        limits = dict(PROFILES[profile])
+        for key, kind in (("max_cps", (int, float)), ("max_line_chars", int), ("max_lines", int)):
+            value = self.params[key]
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, kind) or value <= 0:
+                raise ValueError(f"{self.name}: {key} must be a positive {'number' if key == 'max_cps' else 'whole number'}, "
+                                 f"got {value!r}")
+            limits[key] = value
+        self.limits = {"max_cps": float(limits["max_cps"]), "max_line_chars": int(limits["max_line_chars"]),
+                       "max_lines": int(limits["max_lines"])}
+
+    def applies_to(self, info: ItemInfo) -> bool:
+        return bool(info.captions_uri)
+
+    def check_item(self, info: ItemInfo) -> list[Hit]:
+        f = load(info.captions_uri)
+        if not f.readable:
+            return []
+        return reading_speed_findings(f.cues, profile=self.params["profile"], **self.limits)
+
+    def merge(self, hits: list[Hit]) -> list[Hit]:
+        return capped([Hit(h.defect, h.start_s, h.end_s, h.score, dict(h.details)) for h in hits if not h.defect.startswith("_")],
+                      int(self.params["max_findings"]), "caption_reading_speed")
+
+    def describe(self):
+        return {**super().describe(), "limits": self.limits}
