@@ -15,12 +15,13 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Simulation speaks with espeak-ng (a Debian package); install it where we can.
+# Simulation speaks with espeak-ng, and the report tests look at the report in headless chromium
+# (Debian packages); install them where we can.
 system-deps:
-	@command -v espeak-ng >/dev/null 2>&1 || { \
+	@{ command -v espeak-ng >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1; } || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng; \
-	  else echo "rayqa: install espeak-ng (apt-get install espeak-ng) for speech in simulated data" >&2; fi; }
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng chromium; \
+	  else echo "rayqa: install espeak-ng and chromium (apt-get install espeak-ng chromium) for speech in simulated data and the report tests" >&2; fi; }
 
 demo: $(STAMP)
 	$(BIN)/rayqa demo
