@@ -15,13 +15,13 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Simulation speaks with espeak-ng, and caption scenes use the recorded voices of hedgewars-data
-# (Debian packages); install them where we can.
+# Simulation speaks with espeak-ng, caption scenes use the recorded voices of hedgewars-data, and
+# the report tests look at the report in headless chromium (Debian packages); install them where we can.
 system-deps:
-	@{ command -v espeak-ng >/dev/null 2>&1 && [ -d /usr/share/games/hedgewars/Data/Sounds/voices ]; } || { \
+	@{ command -v espeak-ng >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 && [ -d /usr/share/games/hedgewars/Data/Sounds/voices ]; } || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng hedgewars-data; \
-	  else echo "rayqa: install espeak-ng and hedgewars-data (apt-get install espeak-ng hedgewars-data) for speech in simulated data" >&2; fi; }
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng hedgewars-data chromium; \
+	  else echo "rayqa: install espeak-ng, hedgewars-data and chromium (apt-get install espeak-ng hedgewars-data chromium) for simulated speech and the report tests" >&2; fi; }
 
 demo: $(STAMP)
 	$(BIN)/rayqa demo

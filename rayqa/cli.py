@@ -109,6 +109,25 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a finding matches a label when their spans overlap once widened by this (default 0.5)")
     p.add_argument("--defects", default=None, help="comma-separated defects to score (default: all)")
     p.add_argument("--json", default=None, help="also write the table to this JSON file")
+
+    p = sub.add_parser("report", help="one self-contained HTML report over a scan's output, with evidence cut from "
+                                      "the media (opens with no network)")
+    p.add_argument("scan_dir", metavar="SCAN_DIR", help="a scan's output folder (findings/, items/, run.json)")
+    p.add_argument("--out", default=None, help="the HTML file (default: SCAN_DIR/report.html)")
+    p.add_argument("--policy", default=None, help="TOML policy: what is intentional (suppressed findings are shown "
+                                                  "apart); default: what the scan decided")
+    p.add_argument("--diff", default=None, metavar="SCAN_A", help="an earlier scan: add a section of the findings "
+                                                                   "that appeared, disappeared or moved since")
+    p.add_argument("--evidence-per-defect", type=int, default=12,
+                   help="findings per defect that get thumbnails / spectrograms, highest score first (default 12)")
+
+    p = sub.add_parser("diff", help="findings that appeared, disappeared or moved between two scans")
+    p.add_argument("scan_a", metavar="SCAN_A", help="the earlier scan's output folder")
+    p.add_argument("scan_b", metavar="SCAN_B", help="the later scan's output folder")
+    p.add_argument("--tolerance-s", type=float, default=0.5,
+                   help="a finding moved when its start or end changed by more than this (default 0.5)")
+    p.add_argument("--out", default=None, help="also write every change to this file (.csv, .json or .parquet)")
+    p.add_argument("--limit", type=int, default=200, help="changes printed (default 200; --out has them all)")
     return parser
 
 
@@ -442,6 +461,44 @@ def cmd_evaluate(args) -> int:
     return EXIT_OK
 
 
+def cmd_report(args) -> int:
+    from rayqa.policy import load_policy
+
+    policy = load_policy(args.policy)  # refused (exit 2) before any work
+    for folder in [args.scan_dir] + ([args.diff] if args.diff else []):
+        for sub in ("items", "findings"):
+            if not (Path(folder) / sub).is_dir():
+                raise FileNotFoundError(f"not a scan folder (no {sub}/): {folder}")
+    if args.evidence_per_defect < 0:
+        from rayqa.config import ConfigError
+
+        raise ConfigError("--evidence-per-defect must be >= 0")
+    from rayqa.report import ReportOptions, build_report
+
+    path = build_report(args.scan_dir, args.out, policy=policy, diff_against=args.diff,
+                        options=ReportOptions(evidence_per_defect=args.evidence_per_defect))
+    print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return EXIT_OK
+
+
+def cmd_diff(args) -> int:
+    from rayqa.diff import diff_scans, format_diff, write_diff
+
+    if args.out and Path(args.out).suffix.lower() not in (".csv", ".json", ".parquet"):
+        from rayqa.config import ConfigError
+
+        raise ConfigError(f"--out {args.out}: write .csv, .json or .parquet")
+    if args.tolerance_s < 0:
+        from rayqa.config import ConfigError
+
+        raise ConfigError("--tolerance-s must be >= 0")
+    d = diff_scans(args.scan_a, args.scan_b, args.tolerance_s)
+    print(format_diff(d, limit=args.limit))
+    if args.out:
+        print(f"changes: {write_diff(d, args.out)}")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from rayqa.config import ConfigError
@@ -472,6 +529,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_train(args)
         if args.command == "serve":
             return cmd_serve(args)
+        if args.command == "report":
+            return cmd_report(args)
+        if args.command == "diff":
+            return cmd_diff(args)
     except (ManifestError, UnknownDetector, ConfigError, OutputError, ScanMismatch, RegistryError, HomeError,
             FileNotFoundError, SimulationError) as e:
         print(f"rayqa: refused: {e}", file=sys.stderr)
