@@ -40,6 +40,8 @@ def add_scan_arguments(p: argparse.ArgumentParser) -> None:
                                                   "schema before any work starts; see README, Configuration)")
     p.add_argument("--address", default=None,
                    help="Ray cluster address ('auto' for a running cluster; default: RAY_ADDRESS or a local Ray)")
+    p.add_argument("--policy", default=None, help="TOML policy: findings it calls intentional are kept with suppressed=true "
+                                                  "and the rule's name (see docs/report.md)")
     p.add_argument("--verbose", action="store_true", help="also show Ray Data's own progress bars and operator logs")
     p.add_argument("--no-progress", action="store_true", help="no progress line (one is shown on a terminal, and every "
                                                             "30 s when the output is a log)")
@@ -251,8 +253,11 @@ def check_scan_inputs(args):
     from rayqa.manifest import read_manifest
     from rayqa.outdir_check import check_output_dir
 
+    from rayqa.policy import load_policy
+
     cfg = ScanConfig.load(args.config)
     cfg.build_detectors(args.detectors)
+    load_policy(getattr(args, "policy", None))
     read_manifest(args.manifest)
     check_output_dir(args.output)
     return cfg
@@ -264,7 +269,7 @@ def cmd_scan(args) -> int:
 
     result = run_scan(args.manifest, args.output, detectors=args.detectors, config=cfg, address=args.address,
                       rescan=args.rescan, retry_failed=args.retry_failed, verbose=args.verbose,
-                      progress=not args.no_progress)
+                      progress=not args.no_progress, policy=args.policy)
     print_summary(result)
     return EXIT_OK
 

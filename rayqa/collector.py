@@ -30,11 +30,12 @@ class _ItemState:
 
 class Collector:
     def __init__(self, out: OutputDir, detectors: list[Detector], run_id: str, passthrough: dict[str, dict],
-                 commit_every: int, captions: dict[str, str | None] | None = None, progress=None):
+                 commit_every: int, captions: dict[str, str | None] | None = None, progress=None, policy=None):
         self.out, self.run_id, self.passthrough, self.commit_every = out, run_id, passthrough, commit_every
         self.detectors = {d.name: d for d in detectors}
         self.captions = captions or {}
         self.progress = progress  # a rayqa.progress.Progress, or None
+        self.policy = policy  # a rayqa.policy.Policy: findings it says are intentional are kept, suppressed
         self.state: dict[str, _ItemState] = {}
         self.pending_findings: list[dict] = []
         self.pending_items: list[dict] = []
@@ -80,6 +81,8 @@ class Collector:
         started = time.perf_counter()
         result = runner.finish(self.run_id, item_id, st.uri, st.info, error, st.hits, self.detectors, st.work_s,
                                captions_uri=self.captions.get(item_id), extra=self.passthrough.get(item_id, {}))
+        if self.policy is not None and result.findings:
+            result.findings = suppressed(result.findings, result.summary, self.policy)
         self.profile["merge"] += time.perf_counter() - started
         self.pending_findings.extend(result.findings)
         self.pending_items.append(result.summary)
@@ -115,3 +118,15 @@ class Collector:
                 "attempts each (a crash, an out-of-memory kill or a lost node; see the Ray logs)"))
         self.flush()
         self.report(final=True)
+
+
+def suppressed(findings: list[dict], summary: dict, policy) -> list[dict]:
+    """An item's finding rows with the policy's ``suppressed`` / ``suppressed_by`` set."""
+    import pandas as pd
+
+    from rayqa.policy import apply_policy
+
+    applied = apply_policy(pd.DataFrame(findings), pd.DataFrame([summary]), policy)
+    for row, flag, rule in zip(findings, applied["suppressed"], applied["suppressed_by"]):
+        row["suppressed"], row["suppressed_by"] = bool(flag), (rule if isinstance(rule, str) else None)
+    return findings

@@ -31,6 +31,9 @@ FINDINGS: tuple[Column, ...] = (
     Column("model", "string", "registry name for learned detectors, dsp for signal processing"),
     Column("model_version", "string", "registry version, or the algorithm's version for dsp"),
     Column("details", "string", "JSON evidence (an object in the service's responses)"),
+    # A policy (rayqa scan --policy) keeps an intentional finding but sets it apart.
+    Column("suppressed", "bool", "true when a policy rule says the finding is intentional"),
+    Column("suppressed_by", "string", "the name of the rule that suppressed it, or null"),
 )
 
 # Item-summary columns before and after the detectors' own (kept in the order of 0.1-0.4).
@@ -117,6 +120,7 @@ def finding_row(run_id: str, item_id: str, detector: str, model: str, model_vers
         "start_s": ms(event.start_s), "end_s": ms(event.end_s), "score": float(min(1.0, max(0.0, event.score))),
         "model": model, "model_version": model_version,
         "details": json.dumps(event.details, sort_keys=True, default=str),
+        "suppressed": False, "suppressed_by": None,
     }
 
 

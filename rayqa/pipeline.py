@@ -59,7 +59,8 @@ class ScanResult:
 
 def run_scan(manifest: str | os.PathLike, output: str | os.PathLike, detectors: str | list[str] | None = None,
              config: ScanConfig | None = None, address: str | None = None, rescan: bool = False,
-             retry_failed: bool = False, verbose: bool = False, progress: bool = True) -> ScanResult:
+             retry_failed: bool = False, verbose: bool = False, progress: bool = True,
+             policy: str | os.PathLike | None = None) -> ScanResult:
     """Scan every manifest item not already summarised in ``output`` (with ``retry_failed``, the
     failed ones again too). ``progress``: a live line on a terminal (a plain line every 30 s in a
     log); ``verbose``: Ray Data's own progress logging too. Raises ManifestError, UnknownDetector, ConfigError, ScanMismatch or
@@ -69,7 +70,10 @@ def run_scan(manifest: str | os.PathLike, output: str | os.PathLike, detectors: 
     from rayqa.loading import verify
     from rayqa.registry import ModelRegistry
 
+    from rayqa.policy import load_policy
+
     cfg = config or ScanConfig()
+    rules = load_policy(policy)  # a policy that does not parse is refused before any work
     names = parse_names(detectors)
     dets = build(names, cfg.detectors)  # checks parameter names up front
     for d in dets:
@@ -105,7 +109,7 @@ def run_scan(manifest: str | os.PathLike, output: str | os.PathLike, detectors: 
     run = TrackedRun(SCAN_EXPERIMENT, f"scan-{Path(output).name}", registry=registry,
                      tags={"rayqa.version": __version__, "rayqa.output": str(out.root)})
     run.log_params({
-        "manifest": str(Path(manifest).resolve()), "detectors": ",".join(names),
+        "manifest": str(Path(manifest).resolve()), "detectors": ",".join(names), "policy": policy_record(policy),
         "window_s": cfg.decode.window_s, "video_backend": cfg.decode.video_backend, "rescan": rescan,
         "items_in_manifest": len(df), "items_to_scan": len(todo),
         **{f"model.{k}": v.uri for k, v in resolved.items()},
@@ -115,7 +119,7 @@ def run_scan(manifest: str | os.PathLike, output: str | os.PathLike, detectors: 
     passthrough = {r["item_id"]: {c: r[c] for c in extra} for r in todo[["item_id"] + extra].to_dict("records")} if extra else {}
     collector = Collector(out, dets, run.run_id, passthrough, cfg.resources.commit_every_items,
                           captions=dict(zip(todo["item_id"], todo["captions_uri"])),
-                          progress=Progress(len(todo), enabled=progress))
+                          progress=Progress(len(todo), enabled=progress), policy=rules)
     expected = dict(zip(todo["item_id"], todo["uri"]))
     status = "FINISHED"
     t = time.perf_counter()
@@ -145,6 +149,10 @@ def scan_settings(dets: list[Detector], cfg: ScanConfig) -> dict:
     """What makes two scans comparable (recorded in the folder's scan.json; a resume must match)."""
     return {"detectors": sorted(d.name for d in dets), "params": {d.name: d.params for d in dets},
             "window_s": cfg.decode.window_s}
+
+
+def policy_record(policy) -> str | None:
+    return str(Path(policy).resolve()) if policy else None
 
 
 def profile_of(collector: Collector) -> dict:

@@ -53,13 +53,11 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rayqa.config import ConfigError, _hint, _show
-from rayqa.types import Column
+from rayqa.columns import FINDINGS
 
-# The findings columns a policy adds (DESIGN.md); readers that predate them ignore them.
-POLICY_COLUMNS = (
-    Column("suppressed", "bool", "true when a policy rule says the finding is intentional"),
-    Column("suppressed_by", "string", "the name of the rule that suppressed it, or null"),
-)
+# The findings columns a policy sets (DESIGN.md), from the one column list; readers that predate
+# them ignore them.
+POLICY_COLUMNS = tuple(c for c in FINDINGS if c.name in ("suppressed", "suppressed_by"))
 CONDITIONS = ("defects", "detectors", "item_ids", "edge", "min_duration_s", "max_duration_s", "below_score", "when")
 
 

@@ -58,6 +58,11 @@ def _safe_name(name: str | None) -> str:
     return re.sub(r"[^A-Za-z0-9._-]", "_", base)[:200] or "upload"
 
 
+def _flag(value: str | None) -> bool:
+    """A query flag: ``?evidence=true`` (or 1 / yes); anything else is off."""
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def _public(message: str, path: Path, item_id: str) -> str:
     """A media error as the client may see it: the server's own paths replaced by the item's name."""
     for secret in sorted({str(path), str(path.parent)}, key=len, reverse=True):
@@ -258,6 +263,14 @@ class Api:
             captions_label = (data.get("captions_uri") if ctype.startswith("application/json")
                               else captions_path.name.removeprefix("captions-") if captions_path else None)
             result = await self._score(path, item_id, uri, names, started, captions_path, captions_label)
+            if _flag(request.query_params.get("evidence")):
+                # Cut from the media while it is still here (an upload is deleted after the answer).
+                from rayqa.evidence import item_evidence
+
+                t = time.perf_counter()
+                result["evidence"] = await asyncio.to_thread(item_evidence, str(path), result["findings"],
+                                                             result["item"].get("duration_s"))
+                result["timing_ms"]["evidence"] = round((time.perf_counter() - t) * 1000, 1)
             return JSONResponse(result)
         finally:
             shutil.rmtree(folder, ignore_errors=True)

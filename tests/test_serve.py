@@ -266,3 +266,18 @@ def test_a_two_hour_file_scores_within_the_scans_memory_bound(served, tmp_path):
     black = [f for f in body["findings"] if f["defect"] == "black_frames"]
     assert [(round(f["start_s"]), round(f["end_s"])) for f in black] == [(7170, 7175)]
     assert mem.worker < 2 * 2**30, f"largest Ray process {mem.worker / 2**20:.0f} MiB ({mem.worker_name})"
+
+
+def test_evidence_on_request(served):
+    """?evidence=true adds, per finding, thumbnails and spectrograms as data URIs cut from the file."""
+    r = post_file(served["url"], served["blocky"], detectors="black_frames,block_corruption")
+    assert r.status_code == 200 and "evidence" not in r.json()
+    r = requests.post(f"{served['url']}/v1/score?evidence=true", headers=AUTH, timeout=120,
+                      files={"file": ("blocky.mp4", served["blocky"].read_bytes(), "video/mp4")},
+                      data={"detectors": "block_corruption"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["findings"] and len(body["evidence"]) == len(body["findings"])
+    thumbs = body["evidence"][0]["thumbnails"]
+    assert thumbs and all(t["data_uri"].startswith("data:image/") for t in thumbs)
+    assert all(f["suppressed"] is False and f["suppressed_by"] is None for f in body["findings"])

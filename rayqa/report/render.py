@@ -245,7 +245,7 @@ def suppressed_section(scan: Scan, data: dict, picked: list[int], evidence: dict
                  + "</div>")
         sup = [i for i in picked if f.at[i, "suppressed"]]
         if sup:
-            h.append(f"<h3>Evidence for some suppressed findings</h3>")
+            h.append("<h3>Evidence for some suppressed findings</h3>")
             h.extend(_evidence_card(anchors[i], f.loc[i], evidence.get(i)) for i in sup)
     h.append("</section>")
     return "".join(h)
