@@ -300,15 +300,20 @@ def camera_move(photo: np.ndarray, n: int, width: int, height: int, px_per_frame
     import cv2
 
     ph, pw = photo.shape[:2]
-    # The output frame covers this much of the photo at the start; leave room to travel.
-    travel = abs(px_per_frame) * n
-    cover = min(pw / (width + travel + 4 * shake_px + 8), ph / (height + (0 if zoom else 0) + 4 * shake_px + 8))
-    if cover <= 0:
-        raise SimulationError("photo too small for this move")
+    margin = 4 * shake_px + 8
+    angle = rng.uniform(0, 2 * np.pi)
+    direction = np.array([np.cos(angle), np.sin(angle)])
+    # Photo pixels per output pixel: room for the whole pan where the photo allows, but never
+    # enlarged past 1.5x for it (a fast pan turns back instead, below).
+    need = 0.0 if zoom else abs(px_per_frame) * n
+    cover = min(pw / (width + need * abs(direction[0]) + margin), ph / (height + need * abs(direction[1]) + margin))
+    cover = max(cover, min(1 / 1.5, pw / (width + margin), ph / (height + margin)))
     scale = 1.0 / cover  # output pixels per photo pixel (>1 enlarges)
-    if not zoom:
-        angle = rng.uniform(0, 2 * np.pi)
-        direction = np.array([np.cos(angle), np.sin(angle)])
+    # Room to travel (photo pixels) along the direction; a pan that would leave the photo turns back
+    # (only fast pans do: a slow one fits, so it never passes through a still turning point).
+    fx, fy = pw - (width + margin) / scale, ph - (height + margin) / scale
+    room = min(fx / max(abs(direction[0]), 1e-9), fy / max(abs(direction[1]), 1e-9))
+    step = px_per_frame / scale
     cx0, cy0 = pw / 2, ph / 2
     shake = np.zeros((n, 2))
     if shake_px > 0:
@@ -316,16 +321,21 @@ def camera_move(photo: np.ndarray, n: int, width: int, height: int, px_per_frame
         raw = rng.standard_normal((n + 8, 2))
         kernel = np.ones(4) / 4
         shake = np.stack([np.convolve(raw[:, k], kernel, "same")[4 : 4 + n] for k in range(2)], axis=1) * shake_px
+    half_diag = 0.5 * np.hypot(width, height)
     for i in range(n):
         if zoom:
-            # The frame's corners move px_per_frame per frame: zoom rate from the half-diagonal.
-            half_diag = 0.5 * np.hypot(width, height)
-            z = scale * (1 + px_per_frame * i / half_diag) if px_per_frame >= 0 else scale * (1 + abs(px_per_frame) * (n - i) / half_diag)
+            # The frame's corners move px_per_frame per frame (in when positive, out when negative).
+            k = i if px_per_frame >= 0 else n - i
+            z = scale * (1 + abs(px_per_frame) * k / half_diag)
             cx, cy = cx0, cy0
         else:
             z = scale
-            off = direction * px_per_frame * (i - n / 2) / scale
-            cx, cy = cx0 + off[0], cy0 + off[1]
+            travel = step * (i - n / 2)
+            if abs(step) * n > room > 0:  # triangle wave within the room
+                period = 2 * room
+                u = (step * i) % period
+                travel = (u if u <= room else period - u) - room / 2
+            cx, cy = cx0 + direction[0] * travel, cy0 + direction[1] * travel
         sx, sy = shake[i] / z
         # Output pixel (x, y) samples photo at ((x - w/2) / z + cx, (y - h/2) / z + cy).
         m = np.array([[1 / z, 0, cx + sx - width / (2 * z)], [0, 1 / z, cy + sy - height / (2 * z)]])
@@ -380,11 +390,18 @@ def plan_shots(duration_s: float, rng: np.random.Generator, split: str, kinds: t
     shots, t = [], 0.0
     while t < duration_s - 1e-6:
         kind = kinds[int(rng.integers(len(kinds)))]
+        last_still = bool(shots) and shots[-1].px_per_frame == 0.0 and shots[-1].kind != "footage"
         length = min(float(rng.uniform(3.0, 12.0)), duration_s - t)
         if duration_s - t - length < 2.0:  # no stub shot at the end
             length = duration_s - t
         if kind == "photo":
             speed = speeds[int(rng.integers(len(speeds)))]
+            if speed == "static" and last_still:  # two still shots in a row would make one long still
+                speed = "normal"
+            if speed == "static":
+                # A locked-off shot of a still photograph is a repeated picture: kept shorter than a
+                # freeze's minimum (a cut-in), as the still title cards are.
+                length = float(rng.uniform(0.4, 0.9))
             px = {"static": 0.0, "slow": float(rng.uniform(0.05, 0.5)), "normal": float(rng.uniform(1.0, 4.0)),
                   "fast": float(rng.uniform(8.0, 20.0))}[speed]
             zoom = speed in ("slow", "normal") and rng.random() < 0.35
@@ -394,7 +411,7 @@ def plan_shots(duration_s: float, rng: np.random.Generator, split: str, kinds: t
                                "grain": 2.0 if speed == "static" else 0.0}))
         elif kind == "title":
             # A still card is shorter than a freeze's minimum; a longer card creeps in slowly, as broadcast cards do.
-            still = rng.random() < 0.5
+            still = rng.random() < 0.5 and not last_still
             length = float(rng.uniform(0.4, 0.9)) if still else min(length, float(rng.uniform(2.0, 5.0)))
             if duration_s - t - length < 2.0:
                 length = duration_s - t if not still else length
@@ -403,6 +420,7 @@ def plan_shots(duration_s: float, rng: np.random.Generator, split: str, kinds: t
                               0.0 if still else float(rng.uniform(0.1, 0.4)), {"seed": int(rng.integers(1 << 30))}))
         else:
             shots.append(Shot("footage", length, footage[int(rng.integers(len(footage)))].as_posix()))
+        shots[-1].duration_s = min(shots[-1].duration_s, duration_s - t)
         t += shots[-1].duration_s
     return shots
 
@@ -446,28 +464,31 @@ def _excerpt(files: tuple[Path, ...], seconds: float, sample_rate: int, rng: np.
     intros and endings (a track's own silence is not programme audio)."""
     parts, used, have = [], [], 0
     need = int(round(seconds * sample_rate))
-    for _ in range(40):
+    for _ in range(400):
         if have >= need:
             break
         path = files[int(rng.integers(len(files)))]
         dur = audio_duration_s(str(path))
-        take = min(need - have + sample_rate, max(0.0, dur - 10.0) * sample_rate)
-        if take < 5 * sample_rate:
-            continue
-        start = float(rng.uniform(5.0, max(5.0, dur - 5.0 - take / sample_rate)))
-        x = load_audio(path, sample_rate, start, take / sample_rate)
-        if x.shape[1] < sample_rate or _longest_quiet_s(x, sample_rate) > 0.3:
+        if dur < 20.0:  # a short recording (city sounds) is used whole, joined to the next
+            start, x = 0.0, load_audio(path, sample_rate)
+        else:
+            take = min(need - have + sample_rate, (dur - 10.0) * sample_rate)
+            start = float(rng.uniform(5.0, max(5.0, dur - 5.0 - take / sample_rate)))
+            x = load_audio(path, sample_rate, start, take / sample_rate)
+        if x.shape[1] < 0.6 * sample_rate or _longest_quiet_s(x, sample_rate) > 0.3:
             continue
         parts.append(x)
         used.append({"file": path.as_posix(), "start_s": round(start, 2), "seconds": round(x.shape[1] / sample_rate, 2)})
-        have += x.shape[1]
+        have += x.shape[1] - int(0.5 * sample_rate)  # less the crossfade into the next part
     if have < need:
         raise SimulationError(f"could not draw {seconds:.0f} s of programme audio from {len(files)} files")
-    fade = int(0.5 * sample_rate)
+    fade = int(min(0.5, 0.2 * min(x.shape[1] for x in parts) / sample_rate) * sample_rate)
     out = parts[0]
     for x in parts[1:]:
         ramp = np.linspace(0, 1, fade, dtype=np.float32)
         out = np.concatenate([out[:, :-fade], out[:, -fade:] * (1 - ramp) + x[:, :fade] * ramp, x[:, fade:]], axis=1)
+    if out.shape[1] < need:
+        raise SimulationError(f"could not draw {seconds:.0f} s of programme audio from {len(files)} files")
     return out[:, :need], used
 
 
@@ -512,6 +533,9 @@ def programme_audio(kind: str, duration_s: float, sample_rate: int, rng: np.rand
         info = {bed_kind: used, "voice_lines": len(lines), "voices": lines[:20]}
     else:
         raise SimulationError(f"unknown real audio kind {kind!r}; known: {', '.join(AUDIO_KINDS)}")
+    quiet = _longest_quiet_s(mix, sample_rate)
+    if quiet > 0.5:  # programme sound has no dropout of its own: the caller draws again
+        raise SimulationError(f"programme audio has a {quiet:.1f} s quiet stretch")
     peak = float(np.abs(mix).max()) if mix.size else 0.0
     if peak > 0.98:  # a true-peak-ish ceiling, as a broadcast limiter would
         mix = mix * np.float32(0.98 / peak)
@@ -527,7 +551,13 @@ def programme(duration_s: float, fps: int, width: int, height: int, sample_rate:
     fade_in = float(rng.uniform(0.3, 1.0)) if fades and rng.random() < 0.5 else 0.0
     fade_out = float(rng.uniform(0.3, 1.0)) if fades and rng.random() < 0.5 else 0.0
     akind = AUDIO_KINDS[int(rng.integers(len(AUDIO_KINDS)))]
-    audio, ainfo = programme_audio(akind, duration_s, sample_rate, rng, split)
+    for attempt in range(10):
+        try:
+            audio, ainfo = programme_audio(akind, duration_s, sample_rate, rng, split)
+            break
+        except SimulationError:
+            if attempt == 9:
+                raise
     frames = render(shots, fps, width, height, rng, fade_in, fade_out)
     return frames, audio, {"shots": [s.describe() for s in shots], "fade_in_s": round(fade_in, 3),
                            "fade_out_s": round(fade_out, 3), "audio": ainfo}
