@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv bench clean system-deps
+.PHONY: demo test venv bench clean system-deps real-media real-media-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,10 +22,30 @@ system-deps:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng; \
 	  else echo "rayqa: install espeak-ng (apt-get install espeak-ng) for speech in simulated data" >&2; fi; }
 
+# Real pristine media (rayqa/simulate/real.py, bench/real_content.py; licences in
+# rayqa/simulate/SOURCES.md): photographs, footage, recorded music and voices from Debian packages.
+REAL_MEDIA := plasma-workspace-wallpapers opencv-doc asc-music frozen-bubble-data lincity-ng-data hedgewars-data
+# The tests need one of them (a photograph for tests/test_real_content.py): about 94 MB.
+REAL_MEDIA_TEST := plasma-workspace-wallpapers
+
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else echo "rayqa: install$$missing (apt-get install$$missing) for real media" >&2; fi; fi
+endef
+
+real-media:
+	$(call apt_install,$(REAL_MEDIA))
+
+real-media-test:
+	$(call apt_install,$(REAL_MEDIA_TEST))
+
 demo: $(STAMP)
 	$(BIN)/rayqa demo
 
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps real-media-test
 	$(BIN)/python -m pytest -ra tests
 
 bench: $(STAMP)
