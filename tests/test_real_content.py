@@ -141,3 +141,21 @@ def test_real_photo_with_a_very_slow_pan_scans_to_no_finding(ray_local, tmp_path
     assert list(f2["defect"]) == ["video_freeze"]
     assert abs(f2.loc[0, "start_s"] - 4.0) <= 0.2 and abs(f2.loc[0, "end_s"] - 6.0) <= 0.2
     assert json.loads(f2.loc[0, "details"])["edge"] is None
+
+
+@pytest.mark.skipif(bool(real.missing(("photo", "music", "voice", "ambience"))),
+                    reason="real music/voice packages not installed: `make real-media`")
+def test_simulate_item_from_real_sources(tmp_path):
+    from rayqa.simulate.dataset import SimConfig, make_item
+
+    cfg = SimConfig(duration_s=6.0, width=160, height=90, sources="real", split="heldout")
+    cfg.check()
+    row = make_item("r0", "black_frames", 7, tmp_path, cfg)
+    (label,) = json.loads(row["labels"])
+    assert label["defect"] == "black_frames" and 0 < label["start_s"] < label["end_s"] < 6.0
+    details = json.loads(label["details"])
+    assert details["video_source"]["kind"] == "real"
+    used = [s["source"] for s in details["video_source"]["shots"]]
+    bench = {str(p) for p in real.split_files("photo", "bench")} | {str(p) for p in real.split_files("footage", "bench")} | {"plain"}
+    assert set(used) <= bench  # heldout draws only the bench files
+    assert (tmp_path / "media" / "r0.mp4").stat().st_size > 0
