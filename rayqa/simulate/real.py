@@ -98,8 +98,13 @@ def find(kind: str) -> tuple[Path, ...]:
 
 
 def _file_key(path: Path) -> str:
-    # The voice pack and file name together: "British/Amazing.ogg" differs from "Pirate/Amazing.ogg".
-    return f"{path.parent.name}/{path.name}" if path.parent.parent == _VOICE_ROOT else path.name
+    # The voice pack and file name together ("British/Amazing.ogg" is not "Pirate/Amazing.ogg");
+    # a plasma wallpaper by its name (its files are all called by their size).
+    if path.parent.parent == _VOICE_ROOT:
+        return f"{path.parent.name}/{path.name}"
+    if _PLASMA in path.parents:
+        return path.relative_to(_PLASMA).parts[0]
+    return path.name
 
 
 def _hash(path: Path) -> int:
@@ -369,15 +374,14 @@ def title_card(width: int, height: int, rng: np.random.Generator, background: np
 
 
 def footage_frames(path: Path, n: int, fps: float, width: int, height: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
-    """``n`` frames of real footage re-timed to ``fps`` (nearest source frame), looped back and forth
-    (a ping-pong loop, so no jump) from a random start."""
+    """``n`` frames of real footage re-timed to ``fps`` (nearest source frame) from a random start,
+    looped (the jump back is a cut; a back-and-forth loop would pass through still turning points)."""
     frames, src_fps = load_footage(str(path), width, height)
     m = len(frames)
     speed = float(rng.choice([1.0, 1.0, 0.8, 1.25]))
     start = float(rng.uniform(0, m))
     for i in range(n):
-        k = int(start + i * speed * src_fps / fps) % (2 * m - 2 if m > 1 else 1)
-        yield frames[k if k < m else 2 * m - 2 - k]
+        yield frames[int(start + i * speed * src_fps / fps) % m]
 
 
 def plan_shots(duration_s: float, rng: np.random.Generator, split: str, kinds: tuple[str, ...] | None = None,
