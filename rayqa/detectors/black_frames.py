@@ -36,7 +36,10 @@ class BlackFrames(Detector):
         hits = []
         for a, b in runs(ratio >= self.params["picture_threshold"]):
             seg = v.frames[a:b]
-            start, end = float(v.times_s[a]), float(v.times_s[b - 1] + step)
+            # A sample stands for the time up to the next one (frame times are the video's own,
+            # not an exact 10 fps grid): the event ends where the first non-black sample starts.
+            start = float(v.times_s[a])
+            end = float(v.times_s[b]) if b < len(v.times_s) else float(v.times_s[b - 1] + step)
             hits.append(Hit(
                 "black_frames", start, end, float(ratio[a:b].min()),
                 {"frame_index": int(v.frame_indices[a]), "black_pixel_ratio": round(float(ratio[a:b].min()), 4),
