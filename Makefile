@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv bench clean system-deps
+.PHONY: demo test venv bench clean system-deps real-media real-media-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,18 +15,38 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Simulation speaks with espeak-ng, caption scenes use the recorded voices of hedgewars-data, and
-# the report tests look at the report in headless chromium (Debian packages); install them where we can.
+# Debian packages the tests use: espeak-ng (simulated speech), hedgewars-data (recorded voices for
+# caption scenes), chromium (the report looked at headless). Installed where we can (root + apt).
+SYSTEM_DEPS := espeak-ng hedgewars-data chromium
+
 system-deps:
-	@{ command -v espeak-ng >/dev/null 2>&1 && command -v chromium >/dev/null 2>&1 && [ -d /usr/share/games/hedgewars/Data/Sounds/voices ]; } || { \
+	$(call apt_install,$(SYSTEM_DEPS))
+
+# Real pristine media (rayqa/simulate/real.py, bench/real_content.py; licences in
+# rayqa/simulate/SOURCES.md): photographs, footage, recorded music and voices from Debian packages.
+REAL_MEDIA := plasma-workspace-wallpapers opencv-doc asc-music frozen-bubble-data lincity-ng-data hedgewars-data
+# The tests need two of them: a photograph (tests/test_real_content.py, about 94 MB) and recorded
+# music (tests/test_audio_taxonomy.py's real-music negatives, about 10 MB).
+REAL_MEDIA_TEST := plasma-workspace-wallpapers asc-music
+
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng hedgewars-data chromium; \
-	  else echo "rayqa: install espeak-ng, hedgewars-data and chromium (apt-get install espeak-ng hedgewars-data chromium) for simulated speech and the report tests" >&2; fi; }
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else echo "rayqa: install$$missing (apt-get install$$missing)" >&2; fi; fi
+endef
+
+real-media:
+	$(call apt_install,$(REAL_MEDIA))
+
+real-media-test:
+	$(call apt_install,$(REAL_MEDIA_TEST))
 
 demo: $(STAMP)
 	$(BIN)/rayqa demo
 
-test: $(STAMP) system-deps
+test: $(STAMP) system-deps real-media-test
 	$(BIN)/python -m pytest -ra tests
 
 bench: $(STAMP)

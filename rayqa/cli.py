@@ -157,6 +157,9 @@ def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", choices=["train", "heldout"], default="train",
                    help="which pristine sources: held-out voices, music, noise beds and photos never appear in train")
     p.add_argument("--pristine", default=None, help="a folder of your own pristine media to use instead")
+    p.add_argument("--sources", choices=["synthetic", "real"], default="synthetic",
+                   help="pristine content: synthetic (default: procedural scenes, bundled photos, espeak-ng) or real "
+                        "(photographs, footage, recorded music and voices from Debian packages: `make real-media`)")
     p.add_argument("--duration-s", type=float, default=10.0, help="seconds per item (default 10)")
     p.add_argument("--clean-captions", action="store_true",
                    help="clean items get speech and true captions (the negatives of a caption set)")
@@ -172,7 +175,7 @@ def cmd_simulate(args) -> int:
 
     cfg = SimConfig(duration_s=args.duration_s, width=args.width, height=args.height, fps=args.fps,
                     sample_rate=args.sample_rate, channels=args.channels, split=args.split, pristine_dir=args.pristine,
-                    clean_captions=args.clean_captions)
+                    clean_captions=args.clean_captions, sources=args.sources)
     recipes = [r.strip() for r in args.defects.split(",")] if args.defects else None
     labels = make_dataset(args.output, args.items, args.seed, recipes, args.clean_fraction, cfg)
     out = Path(args.output).resolve()

@@ -89,5 +89,9 @@ def run_demo(workdir: Path, address: str | None = None) -> int:
     for row in [header] + lines:
         print("  ".join(str(v).ljust(w) for v, w in zip(row, widths)))
     print_summary(result)
+    from rayqa.report import build_report
+
+    report = build_report(result.output, workdir / "report.html")
+    print(f"report: {report} (open it in a browser: overview, timelines, thumbnails and spectrograms)")
     print('\nquery it: python -c "import pandas as pd; print(pd.read_parquet(\'%s/findings\'))"' % result.output)
     return 0

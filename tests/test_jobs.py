@@ -67,6 +67,9 @@ def test_demo_prints_the_table_and_the_paths_only(tmp_path):
     lines = [line for line in proc.stdout.splitlines() if line.strip()]
     assert any(line.startswith("item") and "expected" in line for line in lines)
     assert any("black_frames 3.0-6.0" in line for line in lines)
+    report = next(line for line in lines if line.startswith("report: ")).split()[1]
+    page = Path(report).read_text()
+    assert Path(report).stat().st_size > 10_000 and "data:image/" in page and "black_frames" in page
     assert "Running Dataset" not in proc.stdout + proc.stderr and "logging_progress" not in proc.stdout + proc.stderr
     assert "Traceback" not in proc.stderr
 

@@ -58,10 +58,10 @@ def test_silence_block_levels_and_min_duration():
     sr = 16000
     x = (0.3 * np.sin(np.arange(8 * sr) / sr * 2 * np.pi * 300)).astype(np.float32)
     x[sr : 4 * sr] = 0.0  # 3 s silent
-    x[5 * sr : int(6.5 * sr)] = 0.0  # 1.5 s: shorter than the 2 s default
+    x[5 * sr : int(6.5 * sr)] = 0.0  # 1.5 s: shorter than the 2 s minimum asked for here
     levels = block_peak_db(x, 320)
     assert levels[100] < -150 and levels[0] > -20
-    det = build(["audio_silence"])[0]
+    det = build(["audio_silence"], {"audio_silence": {"min_duration_s": 2.0}})[0]
     w = Window("x", 0, 8, audio={"audio_16000hz_mono": AudioSamples(0.0, sr, x[None, :])})
     events = det.merge(det.detect(w, INFO))
     assert [(round(e.start_s, 2), round(e.end_s, 2)) for e in events] == [(1.0, 4.0)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rayqa.detectors.base import Detector, runs
+from rayqa.detectors.base import Detector, combine_edge, item_edge, runs
 from rayqa.types import AudioSpec, Hit, ItemInfo, Window
 
 
@@ -21,12 +21,13 @@ class AudioSilence(Detector):
     name = "audio_silence"
     defects = ("audio_silence",)
     audio = AudioSpec(sample_rate=16000, mono=True)
-    version = "1"
+    version = "2"
     defaults = {
         "noise_db": -60.0,  # silencedetect n
-        "min_duration_s": 2.0,  # silencedetect d
+        "min_duration_s": 1.0,  # silencedetect's d is 2 s; a 1-2 s dropout is a fault too
         "block_s": 0.02,
         "merge_gap_s": 0.05,
+        "edge_tolerance_s": 0.5,  # an event this close to the item's start or end says so in details.edge
     }
 
     def detect(self, window: Window, info: ItemInfo) -> list[Hit]:
@@ -37,13 +38,16 @@ class AudioSilence(Detector):
         hits = []
         for i, j in runs(level < self.params["noise_db"]):
             peak = float(level[i:j].max())
+            start, end = a.start_s + i * step, a.start_s + j * step
             hits.append(Hit(
-                "audio_silence", a.start_s + i * step, a.start_s + j * step,
+                "audio_silence", start, end,
                 float(np.clip(0.5 + (self.params["noise_db"] - peak) / 80.0, 0.5, 1.0)),
-                {"level_db": round(peak, 1)},
+                {"level_db": round(peak, 1),
+                 "edge": item_edge(start, end, info.duration_s, float(self.params["edge_tolerance_s"]))},
             ))
         return hits
 
     def combine_details(self, kept: dict, other: dict) -> dict:
         # The event's level is its loudest part, so a person can check it against the threshold.
-        return {**kept, "level_db": max(kept.get("level_db", -200.0), other.get("level_db", -200.0))}
+        return {**kept, "level_db": max(kept.get("level_db", -200.0), other.get("level_db", -200.0)),
+                "edge": combine_edge(kept.get("edge"), other.get("edge"))}

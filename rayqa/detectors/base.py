@@ -114,6 +114,22 @@ class Detector:
         }
 
 
+def item_edge(start_s: float, end_s: float, duration_s: float | None, tolerance_s: float) -> str | None:
+    """``"head"`` when a span starts within ``tolerance_s`` of the item's start, ``"tail"`` when it
+    ends within it of the item's end (a fade from or to black, a silent lead-in), else None; a span
+    that covers the whole item is ``"head"``."""
+    if start_s <= tolerance_s:
+        return "head"
+    if duration_s is not None and duration_s > 0 and end_s >= duration_s - tolerance_s:
+        return "tail"
+    return None
+
+
+def combine_edge(a: str | None, b: str | None) -> str | None:
+    """The edge of an event merged from two spans: head wins over tail, either over none."""
+    return "head" if "head" in (a, b) else ("tail" if "tail" in (a, b) else None)
+
+
 def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """Half-open index runs ``[a, b)`` where ``mask`` is true."""
     if mask.size == 0:

@@ -135,6 +135,9 @@ class SimConfig:
     pristine_dir: str | None = None
     # Clean items get speech and true captions (a caption set's negatives) instead of plain content.
     clean_captions: bool = False
+    # "synthetic" (procedural scenes, scikit-image photos, espeak-ng) or "real" (Debian-packaged
+    # photographs, footage, music and voices: rayqa.simulate.real; the heldout split uses its bench files).
+    sources: str = "synthetic"
 
     def check(self) -> None:
         if self.duration_s < 2.0:
@@ -145,6 +148,14 @@ class SimConfig:
             raise SimulationError("fps >= 1, sample_rate >= 8000 and channels in 1, 2, 6 are required")
         if self.split not in ("train", "heldout"):
             raise SimulationError(f"split must be 'train' or 'heldout', got {self.split!r}")
+        if self.sources not in ("synthetic", "real"):
+            raise SimulationError(f"sources must be 'synthetic' or 'real', got {self.sources!r}")
+        if self.sources == "real":
+            from rayqa.simulate import real
+
+            if self.channels not in (1, 2):
+                raise SimulationError("real sources are stereo: channels must be 1 or 2")
+            real.require(("photo", "music", "voice", "ambience"))
         if self.pristine_dir is not None:
             from rayqa.simulate.pristine import iter_pristine_dir
 
@@ -181,6 +192,16 @@ def _pristine(cfg: SimConfig, rng: np.random.Generator) -> tuple[np.ndarray, np.
         path = files[int(rng.integers(len(files)))]
         frames, audio = _decode_user_file(path, cfg)
         return frames, audio, {"pristine": str(path)}
+    if cfg.sources == "real":
+        from rayqa.simulate import real
+
+        frames, audio, desc = real.programme(cfg.duration_s, cfg.fps, cfg.width, cfg.height, cfg.sample_rate, rng,
+                                             "train" if cfg.split == "train" else "bench")
+        frames = np.stack(list(frames))
+        if cfg.channels == 1:
+            audio = audio.mean(axis=0, keepdims=True)
+        return frames, audio, {"video_source": {"kind": "real", "shots": desc["shots"]},
+                               "audio_source": {**desc["audio"], "kind": f"real_{desc['audio']['kind']}"}}
     vkind = P.VIDEO_KINDS[int(rng.integers(len(P.VIDEO_KINDS)))]
     akind = P.AUDIO_KINDS[int(rng.integers(len(P.AUDIO_KINDS)))]
     frames, vinfo = P.video_scene(vkind, cfg.duration_s, cfg.fps, cfg.width, cfg.height, rng, split=cfg.split,
