@@ -71,14 +71,21 @@ def test_schemas_match_design(scan):
     import pyarrow.dataset as pads
 
     assert list(findings.columns) == ["run_id", "item_id", "detector", "defect", "start_s", "end_s", "score",
-                                      "model", "model_version", "details"]
+                                      "model", "model_version", "details", "suppressed", "suppressed_by"]
+    assert not findings["suppressed"].any() and findings["suppressed_by"].isna().all()  # no policy given
     assert str(findings["start_s"].dtype) == "float64" and str(findings["score"].dtype) == "float32"
     # The Parquet types, as DESIGN.md names them (pandas shows a nullable int32 as float64).
     schema = pads.dataset(result.output / "items", format="parquet").schema
     expected = {"run_id": pa.string(), "item_id": pa.string(), "uri": pa.string(), "status": pa.string(),
                 "error": pa.string(), "duration_s": pa.float64(), "fps": pa.float64(), "width": pa.int32(),
                 "height": pa.int32(), "has_audio": pa.bool_(), "n_findings": pa.int32(),
-                "av_sync_verdict": pa.string(), "av_offset_ms": pa.float64(), "wall_s": pa.float64()}
+                "av_sync_verdict": pa.string(), "av_offset_ms": pa.float64(), "wall_s": pa.float64(),
+                # columns DESIGN.md adds as their detectors land
+                "loudness_lufs": pa.float64(), "loudness_range_lu": pa.float64(), "true_peak_dbtp": pa.float64(),
+                "video_codec": pa.string(), "audio_codec": pa.string(), "container": pa.string(),
+                "audio_layout": pa.string(), "field_order": pa.string(), "color_transfer": pa.string(),
+                "audio_channels": pa.int32(), "bit_depth": pa.int32(), "vfr": pa.bool_(), "captions_uri": pa.string(),
+                "caption_cues": pa.int32(), "caption_speech_coverage": pa.float64()}
     for name, typ in expected.items():
         assert schema.field(name).type == typ, name
     assert items["item_id"].is_unique and len(items) == 8
