@@ -123,10 +123,15 @@ def test_real_photo_with_a_very_slow_pan_scans_to_no_finding(ray_local, tmp_path
     rng = np.random.default_rng(6)
     sr = 48000
     t = np.arange(10 * sr) / sr
-    # Programme sound: a soft chord with a little noise (the picture is what is under test).
-    audio = (0.1 * np.sin(2 * np.pi * 220 * t) + 0.05 * np.sin(2 * np.pi * 330 * t) + 0.01 * rng.standard_normal(len(t)))
+    # Programme sound: a soft chord balanced differently left and right with a little noise (real
+    # stereo, not dual mono), at the -23 LUFS target: the picture is what is under test, and the
+    # default scan's audio checks must have nothing to say either.
+    chord = [np.sin(2 * np.pi * f * t) for f in (220, 330, 440)]
+    stereo = np.stack([0.10 * chord[0] + 0.05 * chord[1] + 0.02 * chord[2] + 0.01 * rng.standard_normal(len(t)),
+                       0.04 * chord[0] + 0.09 * chord[1] + 0.05 * chord[2] + 0.01 * rng.standard_normal(len(t))])
+    stereo *= 10 ** ((-23.0 - real.loudness_lufs(stereo, sr)) / 20)
     frames = real.camera_move(real.load_photo(str(photo)), 250, 640, 360, 0.1, rng)
-    clip = encode(tmp_path / "slow_pan.mp4", frames, 25, 640, 360, np.stack([audio, audio]).astype(np.float32), sr)
+    clip = encode(tmp_path / "slow_pan.mp4", frames, 25, 640, 360, stereo.astype(np.float32), sr)
     manifest = write_manifest(tmp_path / "m.csv", [{"item_id": "slow_pan", "uri": str(clip)}])
     run_scan(manifest, tmp_path / "out")
     findings = pd.read_parquet(tmp_path / "out" / "findings")
@@ -136,7 +141,7 @@ def test_real_photo_with_a_very_slow_pan_scans_to_no_finding(ray_local, tmp_path
     # The same photo frozen for 2 s in the middle of the pan is found (the test can fail).
     frames = list(real.camera_move(real.load_photo(str(photo)), 250, 640, 360, 0.1, np.random.default_rng(6)))
     frames[100:150] = [frames[100]] * 50
-    clip2 = encode(tmp_path / "frozen.mp4", frames, 25, 640, 360, np.stack([audio, audio]).astype(np.float32), sr)
+    clip2 = encode(tmp_path / "frozen.mp4", frames, 25, 640, 360, stereo.astype(np.float32), sr)
     manifest2 = write_manifest(tmp_path / "m2.csv", [{"item_id": "frozen", "uri": str(clip2)}])
     run_scan(manifest2, tmp_path / "out2", detectors=["video_freeze"])
     f2 = pd.read_parquet(tmp_path / "out2" / "findings")

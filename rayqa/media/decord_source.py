@@ -17,9 +17,10 @@ from rayqa.types import Damage, VideoFrames, Window
 def decode_with_fallback(path, info, spans, video_specs, audio_specs, item_id) -> list[Window]:
     """Frames from decord; a window decord gives up on is decoded again with PyAV, and the
     damage says so. Audio comes from PyAV either way."""
-    # decord scales RGB itself; specs that need the coded planes (raw levels, crops) come from PyAV.
-    own = [s for s in video_specs if not (s.raw or s.crop)]
-    planes = [s for s in video_specs if s.raw or s.crop]
+    # decord scales RGB itself (and refuses some sizes, e.g. 96x54); specs sampled from the coded
+    # planes (raw levels, crops, nearest RGB) come from PyAV, as with the default backend.
+    own = [s for s in video_specs if not (s.raw or s.crop or s.nearest)]
+    planes = [s for s in video_specs if s.raw or s.crop or s.nearest]
     windows = _decode_video(path, info, spans, own, item_id)
     good = [i for i, w in enumerate(windows) if not isinstance(w, str)]
     if good and ((audio_specs and info.has_audio) or planes):
