@@ -46,7 +46,8 @@ PHRASES = {
 MAX_TRUTH_CPS = 14.0
 # What each caption recipe needs of the scene (caption_scene's ``needs``).
 NEEDS = {"caption_dropped": ("long",), "caption_spurious": ("pause",), "caption_fast": ("fast",),
-         "caption_layout": ("long",), "caption_offset": ("long",)}
+         "caption_layout": ("long",), "caption_offset": ("long", "margin")}
+MARGIN_S = 1.3  # "margin": speech keeps this far from both ends, so a shift of up to 1.2 s moves no cue out
 LINE_CHARS = 40
 
 # Caption defect kinds by recipe (rayqa/simulate/dataset.py's caption recipes).
@@ -116,7 +117,8 @@ def caption_scene(duration_s: float, sample_rate: int, rng: np.random.Generator,
     ``needs`` asks for what a defect recipe works on: ``"short"`` a short phrase (a voice clip),
     ``"long"`` a sentence of more than 44 characters, ``"pause"`` a speechless stretch of 2.5-3.5 s,
     ``"fast"`` a sentence spoken at 300-380 words a minute and captioned verbatim (its cue needs
-    more than 20 characters a second: the reading-speed defect). One short phrase is always there."""
+    more than 20 characters a second: the reading-speed defect), ``"margin"`` no speech within
+    :data:`MARGIN_S` of either end. One short phrase is always there."""
     from rayqa.simulate import pristine as P
 
     if split not in VOICE_PACKS:
@@ -133,7 +135,8 @@ def caption_scene(duration_s: float, sample_rate: int, rng: np.random.Generator,
     plan = [k for k in ("short", "long", "fast") if k == "short" or k in needs]
     plan = [plan[i] for i in rng.permutation(len(plan))]
     pause_at = int(rng.integers(-1, len(plan))) if "pause" in needs else None  # after plan[pause_at]; -1: first
-    pos = float(rng.uniform(0.3, 0.6)) + (float(rng.uniform(2.5, 3.5)) if pause_at == -1 else 0.0)
+    margin = MARGIN_S if "margin" in needs else 0.0
+    pos = margin + float(rng.uniform(0.3, 0.6)) + (float(rng.uniform(2.5, 3.5)) if pause_at == -1 else 0.0)
     step = 0
 
     def utterance(kind: str, tmp: Path, attempt: int):
@@ -158,9 +161,9 @@ def caption_scene(duration_s: float, sample_rate: int, rng: np.random.Generator,
         return x, text, f"espeak:{voice}+{variant}@{wpm}wpm", 0.2 if kind == "fast" else 0.3
 
     with tempfile.TemporaryDirectory(prefix="rayqa-captions-") as tmp:
-        while pos < duration_s - 1.0:
+        while pos < duration_s - margin - 1.0:
             kind = plan[step] if step < len(plan) else "any"
-            room = duration_s - 0.3 - pos
+            room = duration_s - margin - 0.3 - pos
             for attempt in range(3):
                 x, text, source, linger = utterance(kind, Path(tmp), attempt)
                 a, b = _trim(x, sample_rate)
