@@ -22,16 +22,16 @@ class VideoSpec:
     """Frames sampled at ``fps`` and scaled to ``width`` x ``height`` (gray or RGB).
 
     Gray frames are always nearest-neighbour samples of the luma plane. RGB frames are scaled by
-    swscale (bilinear) unless ``nearest``: then pixels are sampled nearest-neighbour from the YUV
-    planes and only those converted, several times cheaper, and enough for frame statistics
-    (solid colour, flashes, stutter); learned detectors keep swscale's frames, which they were
-    trained on."""
+    swscale (bilinear) unless ``from_planes``: then the Y, U and V planes are area-averaged to the
+    size and only those pixels converted, several times cheaper at small sizes, and enough for
+    frame statistics (solid colour, flashes, stutter); learned detectors keep swscale's frames,
+    which they were trained on."""
 
     fps: float
     width: int
     height: int
     gray: bool = True
-    nearest: bool = False
+    from_planes: bool = False
     # Levels as coded, no range conversion: gray gives the Y plane's values (16..235 in a limited-
     # range stream), RGB is replaced by stacked Y, U, V samples (N, H, W, 3) for levels checks.
     raw: bool = False
@@ -46,7 +46,7 @@ class VideoSpec:
         elif self.gray:
             kind = "grayraw" if self.raw else "gray"
         else:
-            kind = "yuvraw" if self.raw else ("rgbnn" if self.nearest else "rgb")
+            kind = "yuvraw" if self.raw else ("rgbpl" if self.from_planes else "rgb")
         return f"video_{self.fps:g}fps_{self.width}x{self.height}_{kind}"
 
 

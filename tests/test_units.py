@@ -198,12 +198,12 @@ def test_config_refuses_unknown_backend():
         ScanConfig().merged({"decode": {"video_backend": "gstreamer"}})
 
 
-def test_nearest_rgb_from_yuv_planes_matches_swscale_colours():
-    """The cheap RGB path (nearest samples of Y, U, V, then a matrix) gives the colours swscale gives,
+def test_rgb_from_yuv_planes_matches_swscale_colours():
+    """The cheap RGB path (Y, U, V area-averaged, then a matrix) gives the colours swscale gives,
     for limited-range BT.601 and BT.709 and full-range frames; other formats fall back."""
     import av
 
-    from rayqa.media.convert import rgb_nearest
+    from rayqa.media.convert import rgb_from_planes
 
     img = np.zeros((72, 128, 3), np.uint8)
     img[:, :32] = (200, 30, 40)
@@ -212,12 +212,12 @@ def test_nearest_rgb_from_yuv_planes_matches_swscale_colours():
     img[:, 96:] = (128, 128, 128)
     for fmt in ("yuv420p", "yuvj420p", "yuv444p"):
         frame = av.VideoFrame.from_ndarray(img, "rgb24").reformat(format=fmt)
-        ours = rgb_nearest(frame, 32, 18).astype(int)
+        ours = rgb_from_planes(frame, 32, 18).astype(int)
         ref = frame.reformat(32, 18, "rgb24").to_ndarray().astype(int)
         # compare away from the colour edges (bilinear scaling blends across them)
         for x in (4, 12, 20, 28):
             assert np.abs(ours[9, x] - ref[9, x]).max() <= 4, (fmt, x, ours[9, x], ref[9, x])
-    assert rgb_nearest(av.VideoFrame.from_ndarray(img, "rgb24"), 32, 18) is None
+    assert rgb_from_planes(av.VideoFrame.from_ndarray(img, "rgb24"), 32, 18) is None
 
 
 def test_probe_reads_the_metadata_a_qc_engineer_filters_on(tmp_path):

@@ -75,13 +75,19 @@ class Detector:
 
     def merge(self, hits: list[Hit]) -> list[Hit]:
         """Merge an item's hits into events: spans closer than ``merge_gap_s`` join, and events
-        shorter than ``min_duration_s`` are dropped. Score is the peak, details the peak's."""
+        shorter than ``min_duration_s`` are dropped, as are events its hits cover less than
+        ``min_coverage`` of (where a detector sets it: a stretch joined across many gaps, such as
+        a flashing picture's black frames, is not a black stretch). Score is the peak, details the
+        peak's."""
         gap = float(self.params.get("merge_gap_s", 0.0))
         min_dur = float(self.params.get("min_duration_s", 0.0))
+        min_cover = float(self.params.get("min_coverage", 0.0))
         events: list[Hit] = []
+        covered: list[float] = []
         for h in sorted(hits, key=lambda h: (h.defect, h.start_s)):
             last = events[-1] if events else None
             if last is not None and last.defect == h.defect and h.start_s <= last.end_s + gap + 1e-6:
+                covered[-1] += max(0.0, h.end_s - max(h.start_s, last.end_s))
                 last.end_s = max(last.end_s, h.end_s)
                 if h.score > last.score:
                     last.score, last.details = h.score, self.combine_details(dict(h.details), last.details)
@@ -89,7 +95,9 @@ class Detector:
                     last.details = self.combine_details(last.details, h.details)
                 continue
             events.append(Hit(h.defect, h.start_s, h.end_s, h.score, dict(h.details)))
-        return [e for e in events if e.end_s - e.start_s + 1e-6 >= min_dur]
+            covered.append(h.end_s - h.start_s)
+        return [e for e, c in zip(events, covered)
+                if e.end_s - e.start_s + 1e-6 >= min_dur and c + 1e-6 >= min_cover * (e.end_s - e.start_s)]
 
     def summarise(self, hits: list[Hit]) -> dict[str, Any]:
         """Item-summary columns this detector decides from all of an item's hits (its raw hits, not

@@ -18,12 +18,15 @@ class BlackFrames(Detector):
     name = "black_frames"
     defects = ("black_frames",)
     video = VideoSpec(fps=10.0, width=160, height=90, gray=True)
-    version = "2"
+    version = "3"
     defaults = {
         "pixel_threshold": 0.10,  # blackdetect pix_th
         "picture_threshold": 0.98,  # blackdetect pic_th: fraction of pixels that must be black
         "min_duration_s": 1.0,  # blackdetect's d is 2 s; a mid-programme drop of 1-2 s is a fault too
         "merge_gap_s": 0.15,  # join spans split by one missing sample at 10 fps
+        # ... but a stretch must be black for 80 % of its length: a picture flashing between
+        # black and white at a few hertz (flash_pse's finding) joins into no black stretch.
+        "min_coverage": 0.8,
         "edge_tolerance_s": 0.5,  # an event this close to the item's start or end says so in details.edge
     }
 

@@ -140,7 +140,7 @@ class FlashPse(Detector):
     name = "flash_pse"
     defects = ("flash_pse",)
     # Every frame up to 60 fps, small RGB: shared with solid_color_frames and frame_stutter.
-    video = VideoSpec(fps=60.0, width=96, height=54, gray=False, nearest=True)
+    video = VideoSpec(fps=60.0, width=96, height=54, gray=False, from_planes=True)
     version = "1"
     defaults = {
         "min_change_cd_m2": 20.0,  # a transition: this change in luminance ...

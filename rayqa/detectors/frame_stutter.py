@@ -107,7 +107,7 @@ class FrameStutter(Detector):
     name = "frame_stutter"
     defects = ("frame_stutter",)
     # Every frame up to 60 fps, small RGB: shared with solid_color_frames and flash_pse.
-    video = VideoSpec(fps=60.0, width=96, height=54, gray=False, nearest=True)
+    video = VideoSpec(fps=60.0, width=96, height=54, gray=False, from_planes=True)
     version = "1"
     defaults = {
         "context": 4,  # pairs on each side that set the local motion

@@ -15,7 +15,7 @@ from rayqa.detectors.base import Detector, runs
 from rayqa.types import Hit, ItemInfo, VideoSpec, Window
 
 # Every frame up to 60 fps, small RGB: shared with flash_pse and frame_stutter (decoded once).
-NATIVE_RGB = VideoSpec(fps=60.0, width=96, height=54, gray=False, nearest=True)
+NATIVE_RGB = VideoSpec(fps=60.0, width=96, height=54, gray=False, from_planes=True)
 LUMA_709 = np.array([0.2126, 0.7152, 0.0722])
 
 

@@ -41,26 +41,31 @@ _YUV8 = {"yuv420p": (2, 2), "yuvj420p": (2, 2), "yuv422p": (1, 2), "yuvj422p": (
          "yuvj444p": (1, 1)}  # 8-bit planar YUV: chroma subsampling (rows, columns)
 
 
-def _box2(img: np.ndarray) -> np.ndarray:
-    """Mean of each 2x2 block (float32)."""
-    f = img.astype(np.float32)
-    return 0.25 * (f[0::2, 0::2] + f[1::2, 0::2] + f[0::2, 1::2] + f[1::2, 1::2])
+def area_mean(plane: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``plane`` scaled to ``width`` x ``height`` by averaging each output pixel's footprint
+    (an area filter, as swscale's downscale is), through an integral image: float32."""
+    h, w = plane.shape
+    ys = (np.arange(height + 1) * h) // height
+    xs = (np.arange(width + 1) * w) // width
+    c = np.zeros((h + 1, w + 1), np.int64)
+    c[1:, 1:] = plane.astype(np.int32).cumsum(0).cumsum(1)
+    sums = c[ys[1:]][:, xs[1:]] - c[ys[:-1]][:, xs[1:]] - c[ys[1:]][:, xs[:-1]] + c[ys[:-1]][:, xs[:-1]]
+    area = np.maximum(np.diff(ys), 1)[:, None] * np.maximum(np.diff(xs), 1)[None, :]
+    return (sums / area).astype(np.float32)
 
 
-def rgb_nearest(frame: av.VideoFrame, width: int, height: int) -> np.ndarray | None:
-    """RGB at ``width`` x ``height`` from nearest-neighbour samples of the Y, U and V planes (four
-    per output pixel, averaged), converting only those pixels (BT.709 where the stream says so, else BT.601; limited or full
-    range); None for other pixel formats (swscale then converts)."""
+def rgb_from_planes(frame: av.VideoFrame, width: int, height: int) -> np.ndarray | None:
+    """RGB at ``width`` x ``height`` from the Y, U and V planes, each area-averaged to that size
+    first, then only those pixels converted (BT.709 where the stream says so, else BT.601;
+    limited or full range); None for other pixel formats (swscale then converts)."""
     sub = _YUV8.get(frame.format.name)
     if sub is None:
         return None
     planes = [np.frombuffer(p, np.uint8).reshape(-1, p.line_size) for p in frame.planes[:3]]
     ch, cw = -(-frame.height // sub[0]), -(-frame.width // sub[1])
-    # Sampled at twice the size and averaged 2x2: one sample per output pixel aliases fine
-    # detail, which makes a steady pan look jerky to a motion measure; four cost little more.
-    y = _box2(scale_nearest(planes[0][: frame.height, : frame.width], 2 * width, 2 * height))
-    u = _box2(scale_nearest(planes[1][:ch, :cw], 2 * width, 2 * height)) - 128.0
-    v = _box2(scale_nearest(planes[2][:ch, :cw], 2 * width, 2 * height)) - 128.0
+    y = area_mean(planes[0][: frame.height, : frame.width], width, height)
+    u = area_mean(planes[1][:ch, :cw], width, height) - 128.0
+    v = area_mean(planes[2][:ch, :cw], width, height) - 128.0
     if not (frame.format.name.startswith("yuvj") or frame.color_range == 2):  # limited ("TV") range
         y, u, v = (y - 16.0) * (255 / 219), u * (255 / 224), v * (255 / 224)
     kr, kb = (0.2126, 0.0722) if frame.colorspace == 1 else (0.299, 0.114)  # 1: BT.709
@@ -102,8 +107,8 @@ def frame_to_spec(frame: av.VideoFrame, spec: VideoSpec) -> np.ndarray:
     if spec.raw:
         yuv = yuv_nearest(frame, spec.width, spec.height)
         return np.ascontiguousarray(yuv[..., 0]) if spec.gray else yuv
-    if not spec.gray and spec.nearest:
-        rgb = rgb_nearest(frame, spec.width, spec.height)
+    if not spec.gray and spec.from_planes:
+        rgb = rgb_from_planes(frame, spec.width, spec.height)
         if rgb is not None:
             return rgb
     if spec.gray:

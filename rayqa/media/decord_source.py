@@ -18,9 +18,9 @@ def decode_with_fallback(path, info, spans, video_specs, audio_specs, item_id) -
     """Frames from decord; a window decord gives up on is decoded again with PyAV, and the
     damage says so. Audio comes from PyAV either way."""
     # decord scales RGB itself (and refuses some sizes, e.g. 96x54); specs sampled from the coded
-    # planes (raw levels, crops, nearest RGB) come from PyAV, as with the default backend.
-    own = [s for s in video_specs if not (s.raw or s.crop or s.nearest)]
-    planes = [s for s in video_specs if s.raw or s.crop or s.nearest]
+    # planes (raw levels, crops, RGB from the planes) come from PyAV, as with the default backend.
+    own = [s for s in video_specs if not (s.raw or s.crop or s.from_planes)]
+    planes = [s for s in video_specs if s.raw or s.crop or s.from_planes]
     windows = _decode_video(path, info, spans, own, item_id)
     good = [i for i, w in enumerate(windows) if not isinstance(w, str)]
     if good and ((audio_specs and info.has_audio) or planes):
