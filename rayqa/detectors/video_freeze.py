@@ -111,7 +111,10 @@ class VideoFreeze(Detector):
         lag = int(round(min(float(p["lag_s"]), float(p["min_duration_s"]) - step) * self.video.fps))
         limit = float(p["max_block_difference"])
         frozen, worst = frozen_frames(v.frames, max(1, lag), limit, int(p["block"]))
-        detailed = v.frames.reshape(len(v.frames), -1).std(axis=1) >= p["min_frame_std"]
+        detailed = np.zeros(len(v.frames), bool)
+        idx = np.flatnonzero(frozen)  # only candidates: the std of every frame would cost more than the rest
+        if idx.size:
+            detailed[idx] = v.frames[idx].reshape(idx.size, -1).std(axis=1) >= p["min_frame_std"]
         hits = []
         for a, b in runs(frozen & detailed):
             if b - a < 2:
