@@ -35,7 +35,13 @@ def block_max_difference(a: np.ndarray, b: np.ndarray, block: int = 8) -> np.nda
         return np.zeros(0)
     hb, wb = max(1, h // block), max(1, w // block)
     bh, bw = min(block, h), min(block, w)
-    d = np.abs(a[:, : hb * bh, : wb * bw].astype(np.int16) - b[:, : hb * bh, : wb * bw].astype(np.int16))
+    a, b = a[:, : hb * bh, : wb * bw], b[:, : hb * bh, : wb * bw]
+    if a.dtype == np.uint8 and b.dtype == np.uint8 and bh * bw <= 257:
+        # |a - b| in uint8 and block sums in uint16 (at most 257 * 255): exact, and ~5x cheaper than int16.
+        d = np.maximum(a, b) - np.minimum(a, b)
+        sums = d.reshape(n, hb, bh, wb * bw).sum(axis=2, dtype=np.uint16).reshape(n, hb, wb, bw).sum(axis=3, dtype=np.uint16)
+        return sums.max(axis=(1, 2)) / float(bh * bw)
+    d = np.abs(a.astype(np.int16) - b.astype(np.int16))
     return d.reshape(n, hb, bh, wb, bw).mean(axis=(2, 4)).max(axis=(1, 2))
 
 
@@ -105,7 +111,10 @@ class VideoFreeze(Detector):
         lag = int(round(min(float(p["lag_s"]), float(p["min_duration_s"]) - step) * self.video.fps))
         limit = float(p["max_block_difference"])
         frozen, worst = frozen_frames(v.frames, max(1, lag), limit, int(p["block"]))
-        detailed = v.frames.reshape(len(v.frames), -1).std(axis=1) >= p["min_frame_std"]
+        detailed = np.zeros(len(v.frames), bool)
+        idx = np.flatnonzero(frozen)  # only candidates: the std of every frame would cost more than the rest
+        if idx.size:
+            detailed[idx] = v.frames[idx].reshape(idx.size, -1).std(axis=1) >= p["min_frame_std"]
         hits = []
         for a, b in runs(frozen & detailed):
             if b - a < 2:
