@@ -108,7 +108,7 @@ class FrameStutter(Detector):
     defects = ("frame_stutter",)
     # Every frame up to 60 fps, small RGB: shared with solid_color_frames and flash_pse.
     video = VideoSpec(fps=60.0, width=96, height=54, gray=False, from_planes=True)
-    version = "1"
+    version = "2"
     defaults = {
         "context": 4,  # pairs on each side that set the local motion
         "min_motion": 0.004,  # local motion (mean |difference|, 0..1) under which nothing is judged
@@ -117,7 +117,7 @@ class FrameStutter(Detector):
         "max_repeat_frames": 3,  # longer still runs are freezes (video_freeze)
         "jump_fraction": 0.6,  # a pair this far from one-frame towards two-frame motion skipped a picture ...
         "min_separation": 1.4,  # ... where two-frame motion is this much larger (else undecidable) ...
-        "cut_ratio": 4.0,  # ... unless it is this far above the local motion: a cut
+        "cut_ratio": 3.0,  # ... unless it is this far above the local motion: a cut (or bars appearing)
         "timestamps": True,  # also report gaps in the presentation times
         "min_anomalies": 2,  # an event holds at least this many repeats / drops
         "merge_gap_s": 1.0,
