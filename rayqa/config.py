@@ -44,6 +44,24 @@ class ConfigError(ValueError):
     """A configuration that cannot work (unknown key, wrong type, resources that do not fit the cluster)."""
 
 
+def read_toml(path: str | os.PathLike, what: str, error: type[Exception]) -> dict:
+    """A TOML file's table, or ``error`` saying in words why it cannot be had (missing, a folder,
+    not UTF-8, not TOML, unreadable): the config and the policy read their files alike."""
+    p = Path(path)
+    if not p.exists():
+        raise error(f"{what} not found: {p}")
+    if not p.is_file():
+        raise error(f"{what} {p} is not a file")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as e:
+        raise error(f"{what} {p} is not valid TOML: {e}") from None
+    except UnicodeDecodeError:
+        raise error(f"{what} {p} is not UTF-8 text (TOML)") from None
+    except OSError as e:
+        raise error(f"{what} {p} cannot be read: {e.strerror or e}") from None
+
+
 _STRICT = ConfigDict(extra="forbid", strict=True, validate_default=False)
 
 
@@ -324,23 +342,11 @@ class ScanConfig(BaseModel):
         cfg = cls()
         if path is None:
             return cfg
-        p = Path(path)
-        if not p.exists():
-            raise ConfigError(f"config file not found: {p}")
-        if not p.is_file():
-            raise ConfigError(f"config file {p} is not a file")
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"config file {p} is not valid TOML: {e}") from e
-        except UnicodeDecodeError:
-            raise ConfigError(f"config file {p} is not UTF-8 text (TOML)") from None
-        except OSError as e:
-            raise ConfigError(f"config file {p} cannot be read: {e.strerror or e}") from None
+        data = read_toml(path, "config file", ConfigError)
         try:
             return cfg.merged(data)
         except ConfigError as e:
-            raise ConfigError(f"{p}: {e}") from None
+            raise ConfigError(f"{Path(path)}: {e}") from None
 
     def merged(self, data: dict[str, Any]) -> "ScanConfig":
         """This config with ``data`` (TOML-shaped) laid over it, section by section and, for

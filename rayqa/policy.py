@@ -44,7 +44,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tomllib
 from pathlib import Path
 from typing import Any, Literal, Optional
 
@@ -52,7 +51,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from rayqa.config import ConfigError, _hint, _show
+from rayqa.config import ConfigError, _hint, _show, read_toml
 from rayqa.columns import FINDINGS
 
 # The findings columns a policy sets (DESIGN.md), from the one column list; readers that predate
@@ -232,20 +231,7 @@ class Policy:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Policy":
-        p = Path(path)
-        if not p.exists():
-            raise PolicyError(f"policy file not found: {p}")
-        if not p.is_file():
-            raise PolicyError(f"policy file {p} is not a file")
-        try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as e:
-            raise PolicyError(f"policy file {p} is not valid TOML: {e}") from None
-        except UnicodeDecodeError:
-            raise PolicyError(f"policy file {p} is not UTF-8 text (TOML)") from None
-        except OSError as e:
-            raise PolicyError(f"policy file {p} cannot be read: {e.strerror or e}") from None
-        return cls.from_dict(data, source=str(p))
+        return cls.from_dict(read_toml(path, "policy file", PolicyError), source=str(Path(path)))
 
     @property
     def rules(self) -> list[Rule]:

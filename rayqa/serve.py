@@ -191,29 +191,27 @@ class Api:
         if upload is None or isinstance(upload, str):
             raise HTTPException(400, "multipart body needs the media in a field named 'file'")
         name = _safe_name(upload.filename)
-        path = folder / name
+        path = await self._save(upload, folder / name, limit, "upload")
+        captions = form.get("captions")
+        captions_path = None
+        if captions is not None and not isinstance(captions, str):
+            # Kept whatever it holds: a bad caption file is a caption finding, not a refused request.
+            captions_path = await self._save(captions, folder / ("captions-" + _safe_name(captions.filename or "captions.srt")),
+                                             limit, "caption file")
+        elif isinstance(captions, str) and captions:
+            raise HTTPException(400, "send the caption sidecar as a file in the field 'captions', not as text")
+        return path, upload.filename or name, form.get("detectors"), captions_path
+
+    async def _save(self, upload, path: Path, limit: int, what: str) -> Path:
+        """An uploaded part to ``path``, refused (413) as soon as it passes ``limit`` bytes."""
         size = 0
         with open(path, "wb") as out:
             while chunk := await upload.read(1 << 20):
                 size += len(chunk)
                 if size > limit:
-                    raise HTTPException(413, f"upload larger than the limit of {self.s['max_upload_mb']:g} MB")
+                    raise HTTPException(413, f"{what} larger than the limit of {self.s['max_upload_mb']:g} MB")
                 out.write(chunk)
-        captions = form.get("captions")
-        captions_path = None
-        if captions is not None and not isinstance(captions, str):
-            # Kept whatever it holds: a bad caption file is a caption finding, not a refused request.
-            captions_path = folder / ("captions-" + _safe_name(captions.filename or "captions.srt"))
-            size = 0
-            with open(captions_path, "wb") as out:
-                while chunk := await captions.read(1 << 20):
-                    size += len(chunk)
-                    if size > limit:
-                        raise HTTPException(413, f"caption file larger than the limit of {self.s['max_upload_mb']:g} MB")
-                    out.write(chunk)
-        elif isinstance(captions, str) and captions:
-            raise HTTPException(400, "send the caption sidecar as a file in the field 'captions', not as text")
-        return path, upload.filename or name, form.get("detectors"), captions_path
+        return path
 
     # -- routes --------------------------------------------------------------------------------
     @API.get("/healthz")
