@@ -103,7 +103,6 @@ def test_real_sources_split_share_no_file():
         assert train | bench == set(real.find(kind))
         if len(real.find(kind)) >= 3:
             assert train and bench
-    assert all("mate" not in str(p) and "wesnoth" not in str(p) for k in real.KINDS for p in real.find(k))
 
 
 def test_loudness_of_a_full_scale_sine():
