@@ -12,13 +12,12 @@ The limits come from a profile (:data:`rayqa.captions.checks.PROFILES`: ``adult`
 
 from __future__ import annotations
 
-from rayqa.captions.checks import PROFILES, capped, reading_speed_findings
-from rayqa.captions.read import load
-from rayqa.detectors.base import Detector
+from rayqa.captions.checks import PROFILES, reading_speed_findings
+from rayqa.detectors.caption_cues import CueCheck
 from rayqa.types import Hit, ItemInfo
 
 
-class CaptionReadingSpeed(Detector):
+class CaptionReadingSpeed(CueCheck):
     name = "caption_reading_speed"
     defects = ("caption_reading_speed",)
     version = "1"
@@ -47,18 +46,9 @@ class CaptionReadingSpeed(Detector):
         self.limits = {"max_cps": float(limits["max_cps"]), "max_line_chars": int(limits["max_line_chars"]),
                        "max_lines": int(limits["max_lines"])}
 
-    def applies_to(self, info: ItemInfo) -> bool:
-        return bool(info.captions_uri)
+    def check_cues(self, cues: list, info: ItemInfo) -> list[Hit]:
+        return reading_speed_findings(cues, profile=self.params["profile"], **self.limits)
 
-    def check_item(self, info: ItemInfo) -> list[Hit]:
-        f = load(info.captions_uri)
-        if not f.readable:
-            return []
-        return reading_speed_findings(f.cues, profile=self.params["profile"], **self.limits)
-
-    def merge(self, hits: list[Hit]) -> list[Hit]:
-        return capped([Hit(h.defect, h.start_s, h.end_s, h.score, dict(h.details)) for h in hits if not h.defect.startswith("_")],
-                      int(self.params["max_findings"]), "caption_reading_speed")
 
     def describe(self):
         return {**super().describe(), "limits": self.limits}

@@ -4,13 +4,12 @@ past the media's end, gaps shorter than two frames, cues out of order
 
 from __future__ import annotations
 
-from rayqa.captions.checks import capped, timing_findings
-from rayqa.captions.read import load
-from rayqa.detectors.base import Detector
+from rayqa.captions.checks import timing_findings
+from rayqa.detectors.caption_cues import CueCheck
 from rayqa.types import Hit, ItemInfo
 
 
-class CaptionTiming(Detector):
+class CaptionTiming(CueCheck):
     name = "caption_timing"
     defects = ("caption_timing",)
     version = "1"
@@ -22,18 +21,7 @@ class CaptionTiming(Detector):
         "max_findings": 500,
     }
 
-    def applies_to(self, info: ItemInfo) -> bool:
-        return bool(info.captions_uri)
-
-    def check_item(self, info: ItemInfo) -> list[Hit]:
-        f = load(info.captions_uri)
-        if not f.readable:
-            return []
-        return timing_findings(f.cues, info.duration_s, info.fps or self.params["default_fps"],
+    def check_cues(self, cues: list, info: ItemInfo) -> list[Hit]:
+        return timing_findings(cues, info.duration_s, info.fps or self.params["default_fps"],
                                min_cue_s=float(self.params["min_cue_s"]), min_gap_frames=float(self.params["min_gap_frames"]),
                                allow_overlap=bool(self.params["allow_overlap"]))
-
-    def merge(self, hits: list[Hit]) -> list[Hit]:
-        # One event per cue problem: two problems at the same time are two cues' evidence.
-        return capped([Hit(h.defect, h.start_s, h.end_s, h.score, dict(h.details)) for h in hits if not h.defect.startswith("_")],
-                      int(self.params["max_findings"]), "caption_timing")
