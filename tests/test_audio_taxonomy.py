@@ -369,6 +369,17 @@ def test_dual_mono_low_severity_and_switchable():
     assert [k for k, *_ in faults(x, dual_mono_min_duration_s=12.0)] == []
 
 
+def test_a_last_window_shorter_than_a_second_is_judged_not_a_crash():
+    """An item's last window can be a fraction of a second (here 0.45 s after 16 s): the dual-mono
+    smoothing spans a second, and once failed the whole item with a shape mismatch."""
+    x = programme(16.45, seed=20)
+    x[1, 2 * SR :] = x[0, 2 * SR :]
+    (kind, ch, a, b, e), = faults(x)
+    assert kind == "dual_mono" and abs(a - 2.0) <= TOL_S and abs(b - 16.45) <= TOL_S
+    tail = programme(0.45, seed=21)
+    assert faults(tail) == []
+
+
 def test_surround_lfe_full_band_is_swapped_and_silent_centre_is_dead():
     five = programme(10, seed=20, channels=5)
     lfe = 0.3 * np.sin(2 * np.pi * 45 * t_axis(10))[None]

@@ -84,6 +84,16 @@ def block_stats(x: np.ndarray, block: int) -> dict[str, np.ndarray]:
     return {"rms_db": rms_db, "corr": corr, "residual_db": resid}
 
 
+def centred_sum(x: np.ndarray, span: int) -> np.ndarray:
+    """Sum of ``x`` over ``span`` values centred on each (fewer at the ends), as long as ``x``
+    whatever ``span`` (``np.convolve(..., "same")`` returns ``span`` values when ``x`` is shorter)."""
+    c = np.concatenate([[0.0], np.cumsum(x, dtype=np.float64)])
+    i = np.arange(len(x))
+    lo = np.clip(i - span // 2, 0, len(x))
+    hi = np.clip(i - span // 2 + span, 0, len(x))
+    return c[hi] - c[lo]
+
+
 def smoothed_residual_db(a: np.ndarray, b: np.ndarray, block: int, span: int) -> np.ndarray:
     """Per block: the energy of ``a - b`` against that of ``a`` and ``b`` (dB), both summed over
     ``span`` blocks centred on it."""
@@ -92,8 +102,7 @@ def smoothed_residual_db(a: np.ndarray, b: np.ndarray, block: int, span: int) ->
     b = b[: nb * block].reshape(nb, block).astype(np.float64)
     d = np.einsum("bn,bn->b", a - b, a - b)
     e = np.einsum("bn,bn->b", a, a) + np.einsum("bn,bn->b", b, b)
-    k = np.ones(span)
-    return 10 * np.log10(np.maximum(np.convolve(d, k, "same"), 1e-30) / np.maximum(np.convolve(e, k, "same"), 1e-30))
+    return 10 * np.log10(np.maximum(centred_sum(d, span), 1e-30) / np.maximum(centred_sum(e, span), 1e-30))
 
 
 def close_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:
@@ -193,7 +202,7 @@ class AudioChannelFault(Detector):
                 smooth = resid <= thr
                 # the smoothing blurs the edges: blocks next to a dual-mono stretch whose own
                 # difference is below the level belong to it
-                near = np.convolve(smooth.astype(float), np.ones(2 * (span // 2) + 1), "same") > 0
+                near = centred_sum(smooth.astype(float), 2 * (span // 2) + 1) > 0
                 mono = both & (smooth | (near & (st["residual_db"][k] <= thr)))
                 # pauses (both channels quiet) do not break a dual-mono stretch; it starts and ends
                 # on dual-mono programme
