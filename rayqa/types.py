@@ -22,10 +22,10 @@ class VideoSpec:
     """Frames sampled at ``fps`` and scaled to ``width`` x ``height`` (gray or RGB).
 
     Gray frames are always nearest-neighbour samples of the luma plane. RGB frames are scaled by
-    swscale (bilinear) unless ``from_planes``: then the Y, U and V planes are area-averaged to the
-    size and only those pixels converted, several times cheaper at small sizes, and enough for
-    frame statistics (solid colour, flashes, stutter); learned detectors keep swscale's frames,
-    which they were trained on."""
+    swscale (bilinear) unless ``from_planes``: then by swscale's area filter from the stream's own
+    matrix and range, every coded pixel counted once (frame statistics: solid colour, flashes,
+    stutter, which nearest or bilinear samples of a small size would alias); learned detectors keep
+    the bilinear frames they were trained on."""
 
     fps: float
     width: int

@@ -198,26 +198,29 @@ def test_config_refuses_unknown_backend():
         ScanConfig().merged({"decode": {"video_backend": "gstreamer"}})
 
 
-def test_rgb_from_yuv_planes_matches_swscale_colours():
-    """The cheap RGB path (Y, U, V area-averaged, then a matrix) gives the colours swscale gives,
-    for limited-range BT.601 and BT.709 and full-range frames; other formats fall back."""
+def test_area_rgb_gives_the_colours_of_each_matrix_and_range_and_kept_swscale_the_same_pixels():
+    """RGB by the area filter (``from_planes``) gives the colours put in, for limited-range BT.601
+    and BT.709 and full-range frames; the kept swscale context gives exactly the pixels
+    ``VideoFrame.reformat`` gives (what the learned detectors were trained on)."""
     import av
 
-    from rayqa.media.convert import rgb_from_planes
+    from rayqa.media.convert import Scaler
 
     img = np.zeros((72, 128, 3), np.uint8)
     img[:, :32] = (200, 30, 40)
     img[:, 32:64] = (20, 180, 60)
     img[:, 64:96] = (30, 40, 210)
     img[:, 96:] = (128, 128, 128)
-    for fmt in ("yuv420p", "yuvj420p", "yuv444p"):
-        frame = av.VideoFrame.from_ndarray(img, "rgb24").reformat(format=fmt)
-        ours = rgb_from_planes(frame, 32, 18).astype(int)
-        ref = frame.reformat(32, 18, "rgb24").to_ndarray().astype(int)
-        # compare away from the colour edges (bilinear scaling blends across them)
-        for x in (4, 12, 20, 28):
-            assert np.abs(ours[9, x] - ref[9, x]).max() <= 4, (fmt, x, ours[9, x], ref[9, x])
-    assert rgb_from_planes(av.VideoFrame.from_ndarray(img, "rgb24"), 32, 18) is None
+    scaler = Scaler()
+    for fmt, colorspace in (("yuv420p", "ITU601"), ("yuv420p", "ITU709"), ("yuvj420p", "ITU601"), ("yuv444p", "ITU601")):
+        frame = av.VideoFrame.from_ndarray(img, "rgb24").reformat(format=fmt, dst_colorspace=colorspace,
+                                                                 dst_color_range="JPEG" if "j" in fmt else "MPEG")
+        if colorspace == "ITU709":
+            frame.colorspace = 1  # what a decoder reports for a BT.709 stream
+        ours = scaler.rgb_area(frame, 32, 18).astype(int)
+        for x, want in ((4, img[0, 0]), (12, img[0, 40]), (20, img[0, 70]), (28, img[0, 100])):
+            assert np.abs(ours[9, x] - want.astype(int)).max() <= 4, (fmt, colorspace, x, ours[9, x], want)
+        assert np.array_equal(scaler.rgb(frame, 32, 18), frame.reformat(32, 18, "rgb24").to_ndarray())
 
 
 def test_probe_reads_the_metadata_a_qc_engineer_filters_on(tmp_path):

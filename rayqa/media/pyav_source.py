@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import av
 import numpy as np
 
-from rayqa.media.convert import frame_to_spec, sample_times
+from rayqa.media.convert import Scaler, frame_to_spec, sample_times
 from rayqa.media.probe import one_line, open_container
 from rayqa.types import AudioSamples, AudioSpec, Damage, VideoFrames, VideoSpec, Window
 
@@ -34,9 +34,11 @@ class _VideoAcc:
     frames: list = None
     indices: list = None
     convert_s: float = 0.0
+    scaler: Scaler = None
 
     def __post_init__(self):
         self.times, self.frames, self.indices = [], [], []
+        self.scaler = Scaler()
 
 
 class _AudioAcc:
@@ -189,7 +191,7 @@ def _take_video(acc: _VideoAcc, frame, t: float, native_fps: float) -> None:
         if not took:
             acc.times.append(t)
             t_conv = time.perf_counter()
-            acc.frames.append(frame_to_spec(frame, acc.spec))
+            acc.frames.append(frame_to_spec(frame, acc.spec, acc.scaler))
             acc.convert_s += time.perf_counter() - t_conv
             acc.indices.append(int(round(t * native_fps)))
             took = True
