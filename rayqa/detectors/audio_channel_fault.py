@@ -10,10 +10,15 @@ L R; 5.1 FL FR FC LFE BL BR; 7.1 FL FR FC LFE BL BR SL SR):
   with ``details.hint`` saying it may be a swapped or missing centre.
 - ``phase_inverted``: both channels of a pair (L/R, the surround pairs) active and their
   correlation at or below ``max_phase_correlation``, for ``phase_min_duration_s``.
-- ``dual_mono``: both channels of a pair active and the difference between them at least
-  ``dual_mono_residual_db`` below their energy (bit-identical or near-identical), for
-  ``dual_mono_min_duration_s`` (pauses where both are quiet do not break it). Often deliberate (mono programme delivered as stereo), so
-  ``details.severity`` is ``dual_mono_severity`` ("low") and ``report_dual_mono = false`` turns it off.
+- ``dual_mono``: a pair that is mono presented as stereo: both channels active and the difference
+  between them at least ``dual_mono_residual_db`` below their energy (bit-identical or
+  near-identical) in stretches of ``dual_mono_min_duration_s`` (pauses where both are quiet do not
+  break them) that cover at least ``dual_mono_min_share`` of the time the pair carries programme.
+  One event per pair, from the first such stretch to the last, with ``details.share``. Stretches
+  alone are not reported: centred mono dialogue over a mono ambience is near-identical too, and
+  was a third of the false alarms on real programme. Often deliberate (mono programme delivered
+  as stereo), so ``details.severity`` is ``dual_mono_severity`` ("low") and
+  ``report_dual_mono = false`` turns it off.
 - ``swapped``: on 5.1 / 7.1, an LFE channel carrying full-band content (more than
   ``lfe_max_high_share`` of its energy above ``lfe_cutoff_hz``), which an LFE that was swapped with
   a full-range channel does. A left/right (or surround pair) swap leaves no trace in the signal
@@ -127,7 +132,7 @@ class AudioChannelFault(Detector):
     name = "audio_channel_fault"
     defects = ("audio_channel_fault",)
     audio = AudioSpec(sample_rate=48000, mono=False)
-    version = "1"
+    version = "2"
     defaults = {
         "block_s": 0.1,
         "fill_gap_s": 0.3,  # a fault interrupted for at most this long is one stretch
@@ -141,6 +146,7 @@ class AudioChannelFault(Detector):
         # the difference of a dual-mono pair at about -27 dB; stereo programme is near -5..-15 dB.
         "dual_mono_residual_db": -22.0,
         "dual_mono_min_duration_s": 5.0,
+        "dual_mono_min_share": 0.8,  # of the time the pair carries programme
         "dual_mono_severity": "low",
         "lfe_cutoff_hz": 200.0,
         "lfe_max_high_share": 0.5,
@@ -195,6 +201,9 @@ class AudioChannelFault(Detector):
                     "correlation": round(float(np.median(st["corr"][k, i:j])), 3),
                     "level_db": round(float(st["rms_db"][[ci, cj], i:j].max()), 1), "severity": "high"}, 0.9)
             if p["report_dual_mono"]:
+                # how long the pair carries programme here: dual mono is judged on the item's share
+                hits.append(Hit(self.name, a.start_s, a.start_s + nb * step, 0.0, {
+                    "kind": "_active", "channels": [ci, cj], "active_s": float(both.sum() * step)}))
                 # the difference's share over about a second: codec noise varies block to block
                 span = max(1, int(round(1.0 / step)))
                 resid = smoothed_residual_db(x[ci], x[cj], block, span)
@@ -237,10 +246,17 @@ class AudioChannelFault(Detector):
 
     def merge(self, hits: list[Hit]) -> list[Hit]:
         """Per kind and channels: touching hits join (the event keeps the first hit's details, with
-        the strongest correlation / level seen); events shorter than the kind's minimum are dropped."""
+        the strongest correlation / level seen); events shorter than the kind's minimum are dropped;
+        a pair's dual-mono stretches become one event where they cover ``dual_mono_min_share`` of
+        the time it carries programme, and none otherwise."""
+        active: dict[tuple, float] = {}
+        for h in hits:
+            if h.details["kind"] == "_active":
+                key_ = tuple(h.details["channels"])
+                active[key_] = active.get(key_, 0.0) + float(h.details["active_s"])
         events: list[Hit] = []
         key = lambda h: (h.details["kind"], tuple(h.details["channels"]))
-        for h in sorted(hits, key=lambda h: (key(h), h.start_s)):
+        for h in sorted((h for h in hits if h.details["kind"] != "_active"), key=lambda h: (key(h), h.start_s)):
             last = events[-1] if events else None
             if last is not None and key(last) == key(h) and h.start_s <= last.end_s + 1e-3:
                 last.end_s = max(last.end_s, h.end_s)
@@ -250,7 +266,20 @@ class AudioChannelFault(Detector):
                     d["correlation"] = min(d["correlation"], o["correlation"])
                 if d["kind"] == "dual_mono":
                     d["residual_db"] = max(d["residual_db"], o["residual_db"])
+                    d["bit_identical"] = d["bit_identical"] and o["bit_identical"]
                 continue
             events.append(Hit(h.defect, h.start_s, h.end_s, h.score, dict(h.details)))
-        out = [e for e in events if e.end_s - e.start_s + 1e-6 >= self.min_duration(e.details["kind"])]
+        out = [e for e in events if e.end_s - e.start_s + 1e-6 >= self.min_duration(e.details["kind"])
+               and e.details["kind"] != "dual_mono"]
+        for pair, programme_s in active.items():
+            mono = [e for e in events if e.details["kind"] == "dual_mono" and tuple(e.details["channels"]) == pair
+                    and e.end_s - e.start_s + 1e-6 >= self.min_duration("dual_mono")]
+            mono_s = sum(e.end_s - e.start_s for e in mono)
+            if mono and programme_s > 0 and mono_s >= float(self.params["dual_mono_min_share"]) * programme_s - 1e-6:
+                first = mono[0]
+                out.append(Hit(first.defect, first.start_s, max(e.end_s for e in mono), first.score, {
+                    **first.details, "share": round(min(1.0, mono_s / programme_s), 3),
+                    "level_db": max(e.details["level_db"] for e in mono),
+                    "residual_db": max(e.details["residual_db"] for e in mono),
+                    "bit_identical": all(e.details["bit_identical"] for e in mono)}))
         return sorted(out, key=lambda e: (e.start_s, e.details["kind"]))
