@@ -280,6 +280,21 @@ def test_stutter_from_timestamps(clean, info):
     assert len(ts) == 1 and abs(ts[0].start_s - 4.0) <= TOL_S and ts[0].details["dropped_frames"] >= 3
 
 
+@pytest.mark.parametrize("source_fps", [15, 20, 30])
+def test_footage_retimed_from_another_frame_rate_is_its_cadence_not_stutter(source_fps, info):
+    """Footage shot at 15, 20 or 30 fps shown at 25 by repeating or leaving out pictures has a
+    steady cadence through the shot: the source, not stutter; a stutter in smooth 25 fps motion
+    beside it is still found."""
+    src = scene_frames(16.2, source_fps, seed=5, scene_s=(8, 8), max_speed=2)
+    retimed = src[(np.arange(16 * FPS) * source_fps / FPS).astype(int)]  # two 8-s shots, cut at 8 s
+    assert scan("frame_stutter", retimed, info) == []
+    smooth = scene_frames(16, FPS, seed=6, scene_s=(16, 16), max_speed=2)
+    bad, _ = sv.stutter(smooth, FPS, 6.0, 8.0, pattern="repeat", every_n=3)
+    both = np.concatenate([bad, retimed])
+    (ev,) = scan("frame_stutter", both, info)
+    assert abs(ev.start_s - 6.0) <= TOL_S and abs(ev.end_s - 8.0) <= TOL_S
+
+
 def test_flashing_is_not_stutter(clean, info):
     """A strobe repeats pictures between cuts on purpose: flash_pse's finding, not frame_stutter's."""
     assert scan("frame_stutter", flashing(clean, 250, 300), info) == []
