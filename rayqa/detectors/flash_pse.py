@@ -21,6 +21,8 @@ keeps them alternating, and reports every stretch where any one-second period ho
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from rayqa.detectors.base import Detector
@@ -30,20 +32,39 @@ LUMA_709 = np.array([0.2126, 0.7152, 0.0722], np.float32)
 KINDS = ("luminance", "red")
 
 
+_LEVELS = np.arange(256) / 255.0
+# sRGB's decoding of each 8-bit level (a table: a power per pixel cost more than the rest together)
+_LINEAR = np.where(_LEVELS <= 0.04045, _LEVELS / 12.92, ((_LEVELS + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=8)
+def _display_table(display_white_cd_m2: float, gamma: float) -> np.ndarray:
+    return (display_white_cd_m2 * _LEVELS ** gamma).astype(np.float32)
+
+
 def luminance_cd_m2(rgb: np.ndarray, display_white_cd_m2: float = 200.0, gamma: float = 2.2) -> np.ndarray:
-    """Display luminance (cd/m²) of RGB frames ``(..., 3)`` uint8 through their 8-bit luma."""
-    y = rgb.astype(np.float32) @ LUMA_709
-    return display_white_cd_m2 * (y / 255.0) ** gamma
+    """Display luminance (cd/m²) of RGB frames ``(..., 3)`` uint8 through their 8-bit luma (BT.709
+    weights in 1/256ths, rounded: within 1 cd/m² of the exact power)."""
+    c = rgb.astype(np.uint16)
+    y = (54 * c[..., 0] + 183 * c[..., 1] + 19 * c[..., 2] + 128) >> 8
+    return _display_table(float(display_white_cd_m2), float(gamma))[y]
 
 
 def red_value(rgb: np.ndarray, saturation: float = 0.8) -> np.ndarray:
     """WCAG's red measure ``max(0, R - G - B) x 320`` (linear sRGB) where a pixel is saturated red,
     0 elsewhere."""
-    c = rgb.astype(np.float32) / 255.0
-    lin = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
-    r, g, b = lin[..., 0], lin[..., 1], lin[..., 2]
-    sat = r >= saturation * np.maximum(r + g + b, 1e-6)
-    return np.where(sat & (r > 0), np.maximum(0.0, r - g - b) * 320.0, 0.0)
+    flat = rgb.reshape(-1, 3)
+    out = np.zeros(len(flat), np.float32)
+    # Saturated red (linear G + B under a quarter of R at 0.8) has 8-bit G and B well under R:
+    # only pixels with both under 0.7 R are measured (most frames have few or none).
+    r8 = flat[:, 0].astype(np.int16)
+    cand = np.flatnonzero((10 * flat[:, 1] < 7 * r8) & (10 * flat[:, 2] < 7 * r8)) if saturation >= 0.5 else np.arange(len(flat))
+    if len(cand):
+        lin = _LINEAR[flat[cand]]
+        r, g, b = lin[:, 0], lin[:, 1], lin[:, 2]
+        sat = (r >= saturation * np.maximum(r + g + b, 1e-6)) & (r > 0)
+        out[cand] = np.where(sat, np.maximum(0.0, r - g - b) * 320.0, 0.0)
+    return out.reshape(rgb.shape[:-1])
 
 
 def block_means(values: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
@@ -141,7 +162,7 @@ class FlashPse(Detector):
     defects = ("flash_pse",)
     # Every frame up to 60 fps, small RGB: shared with solid_color_frames and frame_stutter.
     video = VideoSpec(fps=60.0, width=96, height=54, gray=False, from_planes=True)
-    version = "1"
+    version = "2"  # 2: luminance and red from tables (luma in 1/256ths: within 1 cd/m²)
     defaults = {
         "min_change_cd_m2": 20.0,  # a transition: this change in luminance ...
         "max_darker_cd_m2": 160.0,  # ... where the darker state is under this
