@@ -1,20 +1,28 @@
-"""Scan throughput against two baselines measured in the same run.
+"""Scan throughput against FFmpeg baselines measured in the same run, on two catalogues.
 
-    .venv/bin/python bench/scan_throughput.py [--minutes 10] [--items 20]
+    .venv/bin/python bench/scan_throughput.py [--minutes 10] [--items 20] [--real-minutes 10]
 
-On a generated catalogue (640x360, 25 fps, H.264/AAC, with black, frozen and silent stretches):
-  (a) decode only: rayqa's own plan + decode stages on Ray, detectors off;
-  (b) the scan with the signal-processing detectors (black_frames, video_freeze, audio_silence,
-      decode_error, duration_mismatch);
-  (c) FFmpeg's blackdetect + freezedetect + silencedetect pass on the same files, two files at a
-      time (this machine has two cores). Debian's ffmpeg is installed here if missing: the
-      benchmark needs it, the product does not.
-  (d) FFmpeg's plain decode (``ffmpeg -i F -f null -``) of the same files, two at a time.
-Prints content-seconds per wall-second for each, the ratios a/d, b/a and b/c, peak resident memory
-of the driver and of all Ray workers together, where the scan's time goes (run.json's
-profile_seconds: probe, seek, decode, frame conversion, audio resampling, serialisation between
-tasks, each detector, merge, commit; and the fixed costs), and the wall time of a one-item
-``rayqa scan`` from command to exit. Writes it all to bench/results/scan_throughput.json.
+Catalogues: a generated one (640x360, 25 fps, H.264/AAC, with black, frozen and silent stretches)
+and the real-content benchmark's files (bench/real_content.py's items, same seed, cached in
+``--real-workdir``: real photographs moved by a virtual camera, real footage, recorded music and
+voices; 640x360 25 fps H.264 + stereo AAC 48 kHz; the first items of its plan, defect and clean
+alternately, up to ``--real-minutes``). On each, interleaved repeats of:
+  (a)  decode only: rayqa's own plan + decode stages on Ray for the default detectors, detectors off;
+  (b5) the scan with the five original signal-processing detectors (black_frames, video_freeze,
+       audio_silence, decode_error, duration_mismatch): issue 22's "dsp scan";
+  (b)  the scan with every default detector (no ``--detectors``);
+  (c)  FFmpeg's blackdetect + freezedetect + silencedetect pass, two files at a time (this machine
+       has two cores). Debian's ffmpeg is installed here if missing: the bench needs it, rayqa does not;
+  (e)  (c) with blockdetect too: the fixed pass the block and taxonomy issues budget the default scan
+       against (wall b / wall e <= 1.0);
+  (f)  FFmpeg's filters equivalent to the default taxonomy in one pass: blackdetect, freezedetect,
+       idet, signalstats, silencedetect, ebur128 (true peak), astats;
+  (d)  FFmpeg's plain decode (``ffmpeg -i F -f null -``) of the same files, two at a time.
+Prints content-seconds per wall-second for each, the ratios a/d, b5/a, b5/c, b/e and b/f, peak
+resident memory of the driver and of all Ray workers together, where the default scan's time goes
+(run.json's profile_seconds: probe, seek, decode, frame conversion, audio resampling,
+serialisation between tasks, each detector, merge, commit; and the fixed costs), and the wall time
+of a one-item ``rayqa scan`` from command to exit. Writes it all to bench/results/scan_throughput.json.
 """
 
 from __future__ import annotations
@@ -81,16 +89,25 @@ def decode_only(manifest: Path, cfg: ScanConfig) -> float:
     return time.perf_counter() - started
 
 
-def ffmpeg_pass(manifest: Path, filters: bool = True) -> float:
-    """(c): FFmpeg's detectors with their default thresholds, two files at a time; (d) with
-    ``filters=False``: FFmpeg decoding the same files and nothing else."""
+FFMPEG_PASSES = {
+    "c": (["-vf", "blackdetect,freezedetect", "-af", "silencedetect"]),
+    "e": (["-vf", "blackdetect,freezedetect,blockdetect", "-af", "silencedetect"]),
+    "f": (["-vf", "blackdetect,freezedetect,idet,signalstats", "-af", "silencedetect,ebur128=peak=true,astats"]),
+    "d": [],
+}
+FIVE = ["black_frames", "video_freeze", "audio_silence", "decode_error", "duration_mismatch"]
+
+
+def ffmpeg_pass(manifest: Path, which: str) -> float:
+    """FFmpeg over the manifest's files, two at a time, with the filters of ``FFMPEG_PASSES[which]``
+    at their default settings (``d``: decoding only); returns wall seconds."""
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "ffmpeg"], check=True,
                        env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
         ffmpeg = shutil.which("ffmpeg")
     uris = list(pd.read_csv(manifest)["uri"])
-    work = ["-vf", "blackdetect,freezedetect", "-af", "silencedetect"] if filters else []
+    work = FFMPEG_PASSES[which]
 
     def one(uri):
         subprocess.run([ffmpeg, "-hide_banner", "-nostats", "-loglevel", "info", "-i", uri, *work, "-f", "null", "-"],
@@ -102,6 +119,81 @@ def ffmpeg_pass(manifest: Path, filters: bool = True) -> float:
     return time.perf_counter() - started
 
 
+def real_catalogue(folder: Path, minutes: float) -> tuple[Path, float]:
+    """The real-content benchmark's first items (its default plan: defect and clean alternately)
+    up to ``minutes``, made with its own code where not cached in ``folder``."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import real_content
+
+    planned = real_content.plan(50, 2.0, 16)
+    defect = [p for p in planned if not p["clean"]]
+    clean = [p for p in planned if p["clean"]]
+    rows, total = [], 0.0
+    for pair in zip(defect, clean):
+        for item in pair:
+            if total >= minutes * 60 - 1e-6:
+                break
+            meta = real_content.make_item(item, folder)
+            rows.append({"item_id": item["item_id"], "uri": meta["uri"]})
+            total += item["duration_s"]
+    manifest = folder / f"throughput_{minutes:g}min.csv"
+    pd.DataFrame(rows).to_csv(manifest, index=False)
+    return manifest, total
+
+
+def measure(name: str, manifest: Path, content_s: float, items: int, work: Path, cfg: ScanConfig, repeats: int) -> dict:
+    """Interleaved repeats of every pass on one catalogue; medians, ratios, memory and the profile."""
+    decode_only(manifest, cfg)  # warm-up: worker start-up and imports are not what we measure
+    # This machine's timings wander by tens of percent between runs: take the median of
+    # interleaved repeats, so every pass sees the same conditions.
+    walls = {k: [] for k in ("a", "b5", "b", "c", "e", "f", "d")}
+    with PeakMemory() as mem_b:
+        for _ in range(repeats):
+            walls["a"].append(decode_only(manifest, cfg))
+            t = time.perf_counter()
+            run_scan(manifest, work / f"scan-{name}-five", detectors=FIVE, config=cfg, rescan=True, progress=False)
+            walls["b5"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            result = run_scan(manifest, work / f"scan-{name}", config=cfg, rescan=True, progress=False)
+            walls["b"].append(time.perf_counter() - t)
+            for k in "cefd":
+                walls[k].append(ffmpeg_pass(manifest, k))
+    assert result.counts.get("ok") == items, result.counts
+    wall = {k: float(np.median(v)) for k, v in walls.items()}
+    rate = {k: content_s / w for k, w in wall.items()}
+    ratios = {"decode_vs_ffmpeg_decode_a_d": rate["a"] / rate["d"], "cost_b5_a": wall["b5"] / wall["a"],
+              "speed_b5_c": rate["b5"] / rate["c"], "wall_default_vs_ffmpeg_blockdetect_pass_b_e": wall["b"] / wall["e"],
+              "speed_default_vs_ffmpeg_taxonomy_pass_b_f": rate["b"] / rate["f"]}
+    print(f"\n== {name}: {items} items, {content_s / 60:.1f} min ==")
+    labels = {"a": "decode only", "b5": "rayqa scan, five dsp detectors", "b": "rayqa scan, every default detector",
+              "c": "ffmpeg black/freeze/silencedetect", "e": "ffmpeg (c) + blockdetect",
+              "f": "ffmpeg black/freeze/idet/signalstats + silence/ebur128/astats", "d": "ffmpeg plain decode"}
+    for k, label in labels.items():
+        print(f"({k:2s}) {label:62s} {rate[k]:7.1f} content-s/s  ({wall[k]:.1f} s wall)")
+    print(f"decode a/d = {ratios['decode_vs_ffmpeg_decode_a_d']:.2f} (aim >= 1);  cost b5/a = {ratios['cost_b5_a']:.2f} (aim <= 1.2);  "
+          f"speed b5/c = {ratios['speed_b5_c']:.2f} (aim >= 1.5)")
+    print(f"default scan: wall b/e = {ratios['wall_default_vs_ffmpeg_blockdetect_pass_b_e']:.2f} (aim <= 1.0);  "
+          f"speed b/f = {ratios['speed_default_vs_ffmpeg_taxonomy_pass_b_f']:.2f} (aim > 1)")
+    print(f"peak RSS during the scans: driver {mem_b.driver / 2**20:.0f} MiB, "
+          f"Ray workers together {mem_b.workers_total / 2**20:.0f} MiB, largest worker {mem_b.worker / 2**20:.0f} MiB")
+    print("walls (s): " + "; ".join(f"{k} {', '.join(f'{w:.1f}' for w in v)}" for k, v in walls.items()))
+    print(f"findings (default scan): {result.findings_by_defect}")
+    work_s = result.profile.get("work", {})
+    total = sum(work_s.values()) or 1.0
+    print("where the default scan's time goes (last repeat of b; seconds summed over windows and items):")
+    for phase, sec in sorted(work_s.items(), key=lambda kv: -kv[1]):
+        if sec >= 0.005:
+            print(f"  {phase:34s} {sec:8.2f} s  {100 * sec / total:5.1f} %  {1000 * sec / content_s:7.2f} ms per content-s")
+    print("  fixed: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.profile.get("fixed", {}).items()))
+    return {"content_seconds": round(content_s, 1), "items": items, "repeats": repeats,
+            "content_s_per_s": {k: round(v, 1) for k, v in rate.items()},
+            "walls_s": {k: [round(w, 2) for w in v] for k, v in walls.items()},
+            "ratios": {k: round(v, 3) for k, v in ratios.items()},
+            "peak_mib": {"driver": round(mem_b.driver / 2**20), "workers_total": round(mem_b.workers_total / 2**20),
+                         "largest_worker": round(mem_b.worker / 2**20)},
+            "findings_by_defect": result.findings_by_defect, "profile_seconds": result.profile}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--minutes", type=float, default=10.0)
@@ -109,6 +201,8 @@ def main() -> None:
     ap.add_argument("--workdir", default=None, help="keep the catalogue here between runs")
     ap.add_argument("--config", default=None, help="TOML overriding resources, as for `rayqa scan`")
     ap.add_argument("--repeats", type=int, default=3, help="interleaved repeats; medians are printed")
+    ap.add_argument("--real-minutes", type=float, default=10.0, help="content from the real-content bench (0: skip)")
+    ap.add_argument("--real-workdir", default="/tmp/rayqa-real-bench", help="its media cache (bench/real_content.py's)")
     args = ap.parse_args()
 
     work = Path(args.workdir or tempfile.mkdtemp(prefix="rayqa-bench-"))
@@ -119,52 +213,16 @@ def main() -> None:
 
     cfg = ScanConfig.load(args.config)
     ensure_ray()
-    decode_only(manifest, cfg)  # warm-up: worker start-up and imports are not what we measure
-    # This machine's timings wander by tens of percent between runs: take the median of
-    # interleaved repeats, so a and b see the same conditions.
-    walls = {"a": [], "b": [], "c": [], "d": []}
-    with PeakMemory() as mem_b:
-        for _ in range(args.repeats):
-            walls["a"].append(decode_only(manifest, cfg))
-            t = time.perf_counter()
-            result = run_scan(manifest, work / "scan", config=cfg, rescan=True)
-            walls["b"].append(time.perf_counter() - t)
-            walls["c"].append(ffmpeg_pass(manifest))
-            walls["d"].append(ffmpeg_pass(manifest, filters=False))
-    wall_a, wall_b, wall_c, wall_d = (float(np.median(walls[k])) for k in "abcd")
-
-    assert result.counts.get("ok") == args.items, result.counts
-    rate = {k: content_s / w for k, w in (("a", wall_a), ("b", wall_b), ("c", wall_c), ("d", wall_d))}
-    print()
-    print(f"(a) decode only            {rate['a']:8.1f} content-s/s   ({wall_a:.1f} s wall)")
-    print(f"(b) rayqa scan, dsp        {rate['b']:8.1f} content-s/s   ({wall_b:.1f} s wall)")
-    print(f"(c) ffmpeg black/freeze/silencedetect {rate['c']:8.1f} content-s/s   ({wall_c:.1f} s wall)")
-    print(f"(d) ffmpeg plain decode    {rate['d']:8.1f} content-s/s   ({wall_d:.1f} s wall)")
-    print(f"decode a/d = {rate['a'] / rate['d']:.2f}   (aim >= 1)")
-    print(f"cost b/a   = {wall_b / wall_a:.2f}   (aim <= 1.2)")
-    print(f"speed b/c  = {rate['b'] / rate['c']:.2f}   (aim >= 1.5)")
-    print(f"peak RSS during the scans: driver {mem_b.driver / 2**20:.0f} MiB, "
-          f"Ray workers together {mem_b.workers_total / 2**20:.0f} MiB, largest worker {mem_b.worker / 2**20:.0f} MiB")
-    print("walls (s): " + "; ".join(f"{k} {', '.join(f'{w:.1f}' for w in v)}" for k, v in walls.items()))
-    print(f"findings: {result.findings_by_defect}")
-    work_s = result.profile.get("work", {})
-    total = sum(work_s.values()) or 1.0
-    print("\nwhere the scan's time goes (last repeat of b; seconds summed over windows and items):")
-    for phase, sec in sorted(work_s.items(), key=lambda kv: -kv[1]):
-        print(f"  {phase:28s} {sec:8.2f} s  {100 * sec / total:5.1f} %  {1000 * sec / args.items:8.1f} ms per item")
-    print("  fixed: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.profile.get("fixed", {}).items()))
+    figures = {"synthetic": measure("synthetic", manifest, content_s, args.items, work, cfg, args.repeats)}
+    if args.real_minutes > 0:
+        t = time.perf_counter()
+        real_manifest, real_s = real_catalogue(Path(args.real_workdir), args.real_minutes)
+        n_real = len(pd.read_csv(real_manifest))
+        print(f"\nreal catalogue: {n_real} items, {real_s / 60:.1f} min ({time.perf_counter() - t:.0f} s to make or find)")
+        figures["real"] = measure("real", real_manifest, real_s, n_real, work, cfg, args.repeats)
     one_item = one_item_scan(work)
-    print(f"one-item `rayqa scan` from command to exit: {one_item:.1f} s")
-    figures = {
-        "content_seconds": content_s, "items": args.items, "repeats": args.repeats,
-        "content_s_per_s": {k: round(v, 1) for k, v in rate.items()},
-        "walls_s": {k: [round(w, 2) for w in v] for k, v in walls.items()},
-        "ratios": {"decode_vs_ffmpeg_decode_a_d": round(rate["a"] / rate["d"], 3), "cost_b_a": round(wall_b / wall_a, 3),
-                   "speed_b_c": round(rate["b"] / rate["c"], 3)},
-        "peak_mib": {"driver": round(mem_b.driver / 2**20), "workers_total": round(mem_b.workers_total / 2**20),
-                     "largest_worker": round(mem_b.worker / 2**20)},
-        "profile_seconds": result.profile, "one_item_scan_s": round(one_item, 2),
-    }
+    print(f"\none-item `rayqa scan` from command to exit: {one_item:.1f} s")
+    figures["one_item_scan_s"] = round(one_item, 2)
     write_results("scan_throughput", " ".join(["python", "bench/scan_throughput.py", *sys.argv[1:]]), figures)
 
 
