@@ -130,45 +130,83 @@ def real_items(seed: int, count: int, duration_s: float, defects: list, runs: li
                              defects, runs, chunksize=2))
 
 
-def detector_events(det, wave: np.ndarray, item_id: str, window_s: float = 8.0) -> list:
-    """The detector's findings on one decoded item (mono, 32 kHz), in the scan's windows."""
+def item_windows(det, wave: np.ndarray, item_id: str, window_s: float = 8.0) -> list:
+    """One decoded item (mono, 32 kHz) as the scan's windows for ``det``."""
     from rayqa.types import AudioSamples, ItemInfo, Window
 
     dur = len(wave) / SR
     info = ItemInfo(duration_s=dur, has_video=False, has_audio=True)
-    wins = []
-    t0 = 0.0
+    wins, t0 = [], 0.0
     while t0 < dur - 1e-9:
         t1 = min(dur, t0 + window_s)
         wins.append((Window(item_id, t0, t1, audio={det.audio.key: AudioSamples(
             t0, SR, wave[None, int(round(t0 * SR)):int(round(t1 * SR))])}), info))
         t0 = t1
-    return det.merge([h for hits in det(wins) for h in hits])
+    return wins
+
+
+def detector_events(det, wave: np.ndarray, item_id: str, thresholds=()) -> list | tuple[list, dict]:
+    """The detector's findings on one decoded item, in the scan's windows (its own ``__call__`` and
+    ``merge``); with ``thresholds``, also the findings at each of them (the same probabilities)."""
+    events = det.merge([h for hits in det(item_windows(det, wave, item_id)) for h in hits])
+    if not thresholds:
+        return events
+    # The same windows' probabilities, decided at other thresholds (one forward pass).
+    key = det.audio.key
+    cut = [det.cut(w.audio[key].samples[0], SR) + (w.audio[key].start_s,) for w, _ in item_windows(det, wave, item_id)]
+    cut = [c for c in cut if len(c[1])]
+    groups = np.concatenate([np.full(len(c[1]), k) for k, c in enumerate(cut)]) if cut else np.zeros(0, int)
+    probs = det.classify(np.concatenate([c[0] for c in cut]), groups) if cut else np.zeros((0, 5))
+    own = det.params["threshold"]
+    at, out = 0, {}
+    per_window = []
+    for segs, spans, start in cut:
+        per_window.append((probs[at:at + len(spans)], spans, start))
+        at += len(spans)
+    for thr in thresholds:
+        det.params["threshold"] = thr
+        out[thr] = det.merge([h for p, spans, start in per_window for h in det.hits_from(p, spans, start)])
+    det.params["threshold"] = own
+    return events, out
+
+
+SWEEP = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98)
 
 
 def real_level(cls: str, params: dict) -> str:
     return bucket(cls, params)
 
 
-def bench_real(det, args, results: dict) -> None:
-    """The real-recording figures (see the module's docstring) into ``results``."""
+def bench_real(det, args, results: dict, baseline=None) -> None:
+    """The real-recording figures (see the module's docstring) into ``results``; with a
+    ``baseline`` detector (an earlier model), its false events on the first
+    ``--baseline-minutes`` of the same clean items and its recall on the same defect items."""
     # Clean programme: false events per hour.
     n_clean = max(1, int(round(args.real_clean_minutes * 60 / 30)))
     started = time.perf_counter()
     items = real_items(args.seed + 2000, n_clean, 30.0, [None] * n_clean, [None] * n_clean, args.workers)
     gen_s = time.perf_counter() - started
     rows, seconds = [], {}
+    sweep_clean = {thr: 0 for thr in SWEEP}
     t = time.perf_counter()
     for i, it in enumerate(items):
         kind = it["info"]["kind"] + (f" ({it['info']['texture']})" if "texture" in it["info"] else "")
         mastering = it["info"]["mastering"]
-        for e in detector_events(det, it["wave"], f"clean{i}"):
+        events, at_thr = detector_events(det, it["wave"], f"clean{i}", SWEEP)
+        for thr, evs in at_thr.items():
+            sweep_clean[thr] += len(evs)
+        for e in events:
             rows.append({"kind": kind, "mastering": mastering, "defect": e.defect, "start_s": e.start_s,
                          "end_s": e.end_s, "score": e.score})
         for key in (("kind", kind), ("mastering", mastering)):
             seconds[key] = seconds.get(key, 0.0) + 30.0
     det_s = time.perf_counter() - t
     hours = 30.0 * len(items) / 3600
+    base = None
+    if baseline is not None:
+        n_base = min(len(items), max(1, int(round(args.baseline_minutes * 2))))
+        n_ev = sum(len(detector_events(baseline, it["wave"], f"clean{i}")) for i, it in enumerate(items[:n_base]))
+        base = {"minutes": n_base * 0.5, "false_events": n_ev, "false_events_per_hour": round(n_ev / (n_base / 120), 2)}
     ev = pd.DataFrame(rows, columns=["kind", "mastering", "defect", "start_s", "end_s", "score"])
     print(f"\n== real clean programme (bench recordings): {len(ev)} false events in {hours * 60:.0f} min = "
           f"{len(ev) / hours:.2f} per hour (goal <= 2; {len(items)} items of 30 s, made in {gen_s:.0f} s, "
@@ -187,7 +225,13 @@ def bench_real(det, args, results: dict) -> None:
         print(f"-- by {col}\n" + pd.DataFrame(per).T[["minutes", "false_events", "per_hour"]].to_string())
     if len(ev):
         print("-- false events by defect\n" + ev["defect"].value_counts().to_string())
+    if base is not None:
+        print(f"baseline {args.baseline_model}: {base['false_events']} false events in the first {base['minutes']:.0f} min "
+              f"= {base['false_events_per_hour']:.1f} per hour; ratio this model / baseline "
+              f"{(len(ev) / hours) / max(base['false_events_per_hour'], 1e-9):.4f}")
+        results["real_clean_baseline"] = {"model": args.baseline_model, **base}
     results["real_clean"] = {"hours": round(hours, 3), "items": len(items), "false_events": int(len(ev)),
+                             "threshold": det.params["threshold"], "sweep_clean_events": sweep_clean,
                              "false_events_per_hour": round(len(ev) / hours, 3), "goal_per_hour": 2.0,
                              "by_defect": {d: int(n) for d, n in ev["defect"].value_counts().items()}, **by}
 
@@ -204,11 +248,18 @@ def bench_real(det, args, results: dict) -> None:
         if it["defect"] == "no_defect":  # the injector refused (nothing to distort): not scored
             continue
         a, b = it["run_s"]
-        events = detector_events(det, it["wave"], f"defect{i}")
+        events, at_thr = detector_events(det, it["wave"], f"defect{i}", SWEEP)
         want = f"audio_{it['defect']}"
         found = any(e.defect == want and e.start_s < b and e.end_s > a for e in events)
+        found_at = {thr: any(e.defect == want and e.start_s < b and e.end_s > a for e in evs) for thr, evs in at_thr.items()}
         others += sum(1 for e in events if not (e.defect == want and e.start_s < b + 1.0 and e.end_s > a - 1.0))
+        if baseline is not None:
+            found_base = any(e.defect == want and e.start_s < b and e.end_s > a
+                             for e in detector_events(baseline, it["wave"], f"defect{i}"))
+        else:
+            found_base = None
         rec.append({"cls": it["defect"], "level": real_level(it["defect"], it["params"]), "found": found,
+                    "found_baseline": found_base, **{f"found_at_{thr}": v for thr, v in found_at.items()},
                     "kind": it["info"]["kind"], "mastering": it["info"]["mastering"],
                     "bitcrush": it["params"].get("kind") == "bitcrush"})
     rd = pd.DataFrame(rec)
@@ -216,6 +267,11 @@ def bench_real(det, args, results: dict) -> None:
     # bit-crushed items are reported on their own line.
     per_cls = rd[~rd["bitcrush"]].groupby("cls")["found"].agg(["mean", "size"])
     crushed = rd[rd["bitcrush"]]["found"]
+    if baseline is not None:
+        base_rec = rd[~rd["bitcrush"]].groupby("cls")["found_baseline"].mean()
+        print("baseline recall on the same items: " + ", ".join(f"{c} {v:.3f}" for c, v in base_rec.items()))
+        results["real_defects_baseline"] = {"model": args.baseline_model,
+                                            "recall": {c: round(float(v), 4) for c, v in base_rec.items()}}
     print(f"== recall on real programme with an injected 3 s defect (goal >= 0.95 per class; distortion = "
           f"overdrive)\n" + per_cls.rename(columns={"mean": "recall", "size": "items"}).round(3).to_string()
           + f"\nbit-crush (counted apart): recall {crushed.mean() if len(crushed) else float('nan'):.3f} of {len(crushed)} items")
@@ -225,6 +281,14 @@ def bench_real(det, args, results: dict) -> None:
     for cls in CLASSES[1:]:
         print(f"-- {cls} by level\n" + pd.DataFrame(by_level[cls]).T.to_string())
     print("-- recall by mastering\n" + rd.groupby(["cls", "mastering"])["found"].mean().unstack().round(3).to_string())
+    sweep_rows = []
+    for thr in SWEEP:
+        r = rd[~rd["bitcrush"]].groupby("cls")[f"found_at_{thr}"].mean()
+        sweep_rows.append({"threshold": thr, "clean_false_events_per_hour": round(results["real_clean"]["sweep_clean_events"][thr] / (results["real_clean"]["items"] * 30.0 / 3600), 2),
+                           **{f"recall_{c}": round(float(v), 3) for c, v in r.items()}})
+    print("-- the same items at other thresholds (for information: the goals are judged at the detector's default)\n"
+          + pd.DataFrame(sweep_rows).to_string(index=False))
+    results["real_threshold_sweep"] = sweep_rows
     results["real_defects"] = {
         "items_per_class": per_class, "item_s": 16.0, "run_s": 3.0,
         "recall": {c: round(float(r), 4) for c, r in per_cls["mean"].items()},
@@ -248,6 +312,8 @@ def main() -> int:
     ap.add_argument("--real-defect-items", type=int, default=50, help="real items per defect class")
     ap.add_argument("--json", default=str(Path(__file__).resolve().parent / "results" / "audio_artifacts.json"))
     ap.add_argument("--skip-simulated", action="store_true", help="only the real-recording figures")
+    ap.add_argument("--baseline-model", default=None, help="an earlier model folder to measure beside (real sets)")
+    ap.add_argument("--baseline-minutes", type=float, default=30.0, help="clean real minutes the baseline runs on")
     args = ap.parse_args()
     import json
     import platform
@@ -267,7 +333,11 @@ def main() -> int:
     bench_started = time.perf_counter()
     det0 = build(["audio_artifacts"])[0]
     load_detector(det0, args.model)
-    bench_real(det0, args, results)
+    base_det = None
+    if args.baseline_model:
+        base_det = build(["audio_artifacts"])[0]
+        load_detector(base_det, args.baseline_model)
+    bench_real(det0, args, results, base_det)
     if args.skip_simulated:
         return write_json(results, args.json, bench_started)
 

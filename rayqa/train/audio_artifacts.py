@@ -720,6 +720,33 @@ def train_head(net, z: np.ndarray, y: np.ndarray, source: np.ndarray, cfg: "Trai
     return float(np.mean(hist[-500:]))
 
 
+SWEEP_THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98)
+
+
+def threshold_sweep(net, z: np.ndarray, y: np.ndarray, windows: np.ndarray, clean_window: np.ndarray,
+                    window_s: float = REAL_WINDOW_S) -> list[dict]:
+    """For each threshold: events per hour on wholly clean windows (runs of two or more
+    consecutive segments flagged with the same defect, as the detector's merge at its default
+    min_duration_s) and per-class segment recall on defect segments."""
+    import torch
+
+    with torch.inference_mode():
+        p = torch.softmax(net.context_head(torch.from_numpy(z)), dim=1).numpy()
+    top, conf = p.argmax(1), p.max(1)
+    clean_rows = clean_window[windows]
+    hours = max(1e-9, len(np.unique(windows[clean_rows])) * window_s / 3600)
+    out = []
+    for thr in SWEEP_THRESHOLDS:
+        flag = np.where((top != 0) & (conf >= thr), top, 0)
+        events = 0
+        for w in np.unique(windows[clean_rows]):
+            f = flag[windows == w]
+            events += int(((f[1:] != 0) & (f[1:] == f[:-1]) & np.concatenate([[True], f[1:-1] != f[:-2]])).sum())
+        rec = {CLASSES[c]: round(float((flag[y == c] == c).mean()), 4) for c in range(1, len(CLASSES)) if (y == c).any()}
+        out.append({"threshold": thr, "clean_events_per_hour": round(events / hours, 2), "recall": rec})
+    return out
+
+
 def head_metrics(net, z: np.ndarray, y: np.ndarray, windows: np.ndarray, clean_window: np.ndarray) -> dict:
     """Segment metrics of the head's decision (argmax) on scored rows; the share of wholly clean
     windows with any segment called a defect."""
@@ -957,16 +984,19 @@ def fit_context_head(net, arrays: dict, train_scenes: np.ndarray, val_scenes: np
     log(f"context head: {int((y >= 0).sum())} scored training segments "
         f"({', '.join(f'{name} {int((~p[3][p[2]] & (p[1] >= 0)).sum())}' for name, p in parts.items())})")
     final_loss = train_head(net, z, y, src, cfg, log)
-    metrics = {}
+    metrics, sweeps = {}, {}
     for name, (zz, yy, ww, val, clean) in parts.items():
         sel = val[ww]
         if not sel.any():
             continue
         m = head_metrics(net, zz[sel], yy[sel], ww[sel], clean)
+        sweeps[name] = threshold_sweep(net, zz[sel], yy[sel], ww[sel], clean)
+        for row in sweeps[name]:
+            log(f"  {name} threshold {row['threshold']}: clean events/h {row['clean_events_per_hour']}, recall {row['recall']}")
         metrics.update({f"val_{name}_{k}": round(v, 4) for k, v in m.items() if isinstance(v, float)})
         log(f"context head, held-back {name} windows: " + ", ".join(f"{k} {round(v, 4)}" for k, v in m.items()
                                                                         if isinstance(v, float)) + f"; confusion {m['confusion']}")
-    return {"metrics": metrics, "real_windows": int(len(real_data.get("defect", []))),
+    return {"metrics": metrics, "real_windows": int(len(real_data.get("defect", []))), "threshold_sweep": sweeps,
             "segments": {name: int((p[1] >= 0).sum()) for name, p in parts.items()}, "final_loss": final_loss}
 
 
