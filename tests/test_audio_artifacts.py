@@ -447,7 +447,7 @@ def test_train_can_start_from_a_published_panns_checkpoint(tmp_path, monkeypatch
     assert main(["train", "audio_artifacts", "--items", "10", "--steps", "1", "--batch", "10", "--no-register",
                  "--init-panns", str(ckpt), "--out", str(out)]) == 0
     meta = json.loads((out / "model.json").read_text())
-    assert meta["arch"] == "panns-cnn6-aux" and meta["init_panns"] == ckpt.name and meta["width"] == 1.0
+    assert meta["arch"] == "panns-cnn6-aux-ctx" and meta["init_panns"] == ckpt.name and meta["width"] == 1.0
     assert "tensors loaded" in capsys.readouterr().out
     net, _ = net_mod.load(out)
     assert net.conv_block4.conv1.weight.shape == (512, 256, 5, 5)
