@@ -85,14 +85,20 @@ def group_median(x: torch.Tensor, groups: torch.Tensor | None) -> torch.Tensor:
 
 class ContextHead(nn.Module):
     """Segment vector, its group's median vector and their difference, standardised (statistics of
-    the training set, stored with the weights) → an MLP → logits."""
+    the training set, stored with the weights) → an MLP → logits. ``residual``: the MLP corrects
+    the trunk's own logits (the segment vector's last ``classes`` values) instead of replacing
+    them, starting from zero, so that what the trunk knew is the starting point."""
 
-    def __init__(self, dim: int, classes: int):
+    def __init__(self, dim: int, classes: int, residual: bool = False):
         super().__init__()
+        self.dim, self.classes, self.residual = dim, classes, bool(residual)
         self.register_buffer("mean", torch.zeros(3 * dim))
         self.register_buffer("std", torch.ones(3 * dim))
         self.fc1 = nn.Linear(3 * dim, CTX_HIDDEN)
         self.fc2 = nn.Linear(CTX_HIDDEN, classes)
+        if self.residual:
+            nn.init.zeros_(self.fc2.weight)
+            nn.init.zeros_(self.fc2.bias)
 
     @staticmethod
     def inputs(seg: torch.Tensor, groups: torch.Tensor | None) -> torch.Tensor:
@@ -100,8 +106,9 @@ class ContextHead(nn.Module):
         return torch.cat([seg, seg - ctx, ctx], dim=1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        base = z[:, self.dim - self.classes:self.dim] if self.residual else 0.0
         z = (z - self.mean) / self.std
-        return self.fc2(F.dropout(F.relu(self.fc1(z)), p=0.3, training=self.training))
+        return base + self.fc2(F.dropout(F.relu(self.fc1(z)), p=0.3, training=self.training))
 
 
 class LogMel(nn.Module):
@@ -205,7 +212,7 @@ class ConvBlock(nn.Module):
 
 class AudioArtifactNet(nn.Module):
     def __init__(self, arch: str = "cnn6", width: float = 1.0, classes: int = len(CLASSES), aux: bool = False,
-                 context: bool = False):
+                 context: bool = False, context_residual: bool = False):
         super().__init__()
         if arch not in ARCHS:
             raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
@@ -234,7 +241,7 @@ class AudioArtifactNet(nn.Module):
             if not self.aux:
                 raise ValueError("the context head needs the auxiliary features (aux=True)")
             self.segment_dim = fc + self.aux_features.dim + classes
-            self.context_head = ContextHead(self.segment_dim, classes)
+            self.context_head = ContextHead(self.segment_dim, classes, residual=context_residual)
 
     @property
     def name(self) -> str:
@@ -340,7 +347,7 @@ def save(net: AudioArtifactNet, folder: str | Path, meta: dict) -> dict:
     """Write ``weights.pt`` (float16 state dict without the front end) and ``model.json``."""
     return files.write(folder, trunk_state(net), {
         **meta, "arch": net.name, "panns_layout": net.arch, "width": net.width, "aux_features": net.aux,
-        "context_head": net.context,
+        "context_head": net.context, "context_residual": bool(net.context and net.context_head.residual),
         "classes": list(CLASSES),
         "sample_rate": SAMPLE_RATE, "segment_samples": SEGMENT_SAMPLES,
         "frontend": {"n_fft": N_FFT, "hop": HOP, "n_mels": N_MELS, "fmin": FMIN, "fmax": FMAX,
@@ -380,7 +387,8 @@ def load(folder: str | Path, device: str = "cpu") -> tuple[AudioArtifactNet, dic
     if tuple(meta.get("classes", CLASSES)) != CLASSES:
         raise ModelLoadError(f"{meta_path}: classes {meta.get('classes')} are not {list(CLASSES)}")
     state, weights = files.read_state(folder, meta)
-    net = AudioArtifactNet(arch, width, aux=aux, context=context)
+    net = AudioArtifactNet(arch, width, aux=aux, context=context,
+                           context_residual=bool(meta.get("context_residual", False)))
     full = {**{k: v for k, v in net.state_dict().items() if k.startswith("frontend.")}, **state}
     files.load_into(net, full, weights, net.name)
     return net.to(device).eval(), meta

@@ -83,6 +83,8 @@ class TrainConfig:
     real_per_item: float = 3.0  # real 8 s windows (train recordings) per simulated scene, for the head
     head_steps: int = 0  # 0: twice ``steps`` (with --weights, ``steps`` counts the head's alone)
     head_lr: float = 2e-3
+    head_residual: bool = True  # the head corrects the trunk's logits (else it replaces them)
+    head_clean_share: float = 0.5  # share of no_defect segments in each source's part of a head batch
 
     def check(self) -> None:
         from rayqa.nets.audio_artifacts import ARCHS
@@ -693,8 +695,18 @@ def train_head(net, z: np.ndarray, y: np.ndarray, source: np.ndarray, cfg: "Trai
     mean, std = z.mean(axis=0), z.std(axis=0) + 1e-3
     head.mean.copy_(torch.from_numpy(mean))
     head.std.copy_(torch.from_numpy(std))
-    buckets = [np.flatnonzero((source == s) & (y == c)) for s in np.unique(source) for c in range(len(CLASSES))]
-    buckets = [b for b in buckets if len(b)]
+    # Per source, no_defect gets ``head_clean_share`` of its rows and the defects share the rest:
+    # real programme is almost all clean, and a head trained on equal classes over-calls defects.
+    sources = np.unique(source)
+    per_source = 510 // len(sources)
+    buckets, counts = [], []
+    for s_ in sources:
+        present = [c for c in range(len(CLASSES)) if ((source == s_) & (y == c)).any()]
+        defects = [c for c in present if c != 0]
+        for c in present:
+            buckets.append(np.flatnonzero((source == s_) & (y == c)))
+            share = cfg.head_clean_share if c == 0 and defects else (1 - cfg.head_clean_share) / max(1, len(defects))
+            counts.append(max(1, int(round(per_source * share))))
     rng = np.random.default_rng(cfg.seed + 1)
     opt = torch.optim.AdamW(head.parameters(), lr=cfg.head_lr, weight_decay=1e-3)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.head_lr, total_steps=steps, pct_start=0.1)
@@ -703,10 +715,9 @@ def train_head(net, z: np.ndarray, y: np.ndarray, source: np.ndarray, cfg: "Trai
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a small MLP: more threads only contend (6x slower on 2 busy cores)
     head.train()
-    per = max(1, 512 // len(buckets))
     hist = []
     for step in range(1, steps + 1):
-        idx = torch.from_numpy(np.concatenate([rng.choice(b, per) for b in buckets]))
+        idx = torch.from_numpy(np.concatenate([rng.choice(b, n) for b, n in zip(buckets, counts)]))
         loss = loss_fn(head(zt[idx]), yt[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -908,8 +919,9 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
     head_info: dict = {}
     if cfg.context:
         t_head = time.perf_counter()
-        ctx_net = net_mod.AudioArtifactNet(net.arch, net.width, aux=True, context=True)
-        ctx_net.load_state_dict({**ctx_net.state_dict(), **{k: v for k, v in net.state_dict().items()}})
+        ctx_net = net_mod.AudioArtifactNet(net.arch, net.width, aux=True, context=True, context_residual=cfg.head_residual)
+        fresh = ctx_net.state_dict()
+        ctx_net.load_state_dict({**fresh, **{k: v for k, v in net.state_dict().items() if not k.startswith("context_head.")}})
         ctx_net.eval()
         net = ctx_net
         head_info = fit_context_head(net, arrays, train_scenes, val_scenes, real_data, cfg, log, run)
