@@ -83,8 +83,10 @@ class TrainConfig:
     real_per_item: float = 3.0  # real 8 s windows (train recordings) per simulated scene, for the head
     head_steps: int = 0  # 0: twice ``steps`` (with --weights, ``steps`` counts the head's alone)
     head_lr: float = 2e-3
-    head_residual: bool = True  # the head corrects the trunk's logits (else it replaces them)
-    head_clean_share: float = 0.5  # share of no_defect segments in each source's part of a head batch
+    # The shipped v3 head replaces the trunk's logits and sees the classes equally often (0.2 of each
+    # source's part of a batch is no_defect); a residual head with more clean rows is the option.
+    head_residual: bool = False  # the head corrects the trunk's logits (else it replaces them)
+    head_clean_share: float = 0.2  # share of no_defect segments in each source's part of a head batch
 
     def check(self) -> None:
         from rayqa.nets.audio_artifacts import ARCHS
