@@ -208,7 +208,8 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--promote", action="store_true", help="make the new version @champion")
     p.add_argument("--weights", default=None,
                    help="skip training: validate, calibrate, write and register this model folder's weights "
-                        "(trained earlier or elsewhere) against the same data (block_corruption)")
+                        "(trained earlier or elsewhere) against the same data (block_corruption); audio_artifacts: "
+                        "take this model folder's CNN trunk as it is and train only its context head")
     p.add_argument("--init-panns", default=None, metavar="CHECKPOINT",
                    help="start the trunk from a published PANNs checkpoint (Cnn6/Cnn10/Cnn14_mAP=*.pth; "
                         "trains that layout at width 1.0) instead of from scratch (audio_artifacts)")

@@ -19,6 +19,7 @@ from rayqa.nets import audio_artifacts as net_mod
 from rayqa.pipeline import run_scan
 from rayqa.registry import ModelRegistry, RegistryError
 from rayqa.simulate import audio as A
+from rayqa.simulate import real
 from rayqa.simulate.pristine import audio_scene
 from rayqa.synth import encode
 
@@ -245,6 +246,27 @@ def test_every_segment_of_every_window_goes_through_one_forward_pass():
     assert calls == [30] and len(out) == 2  # 15 segments per 8 s window at hop 0.5 s
 
 
+def test_context_head_judges_each_window_against_its_own_segments_only():
+    """A segment's decision depends on the other segments of its window (its context), never on
+    another window's, however the segments are batched."""
+    net, meta = net_mod.load(SHIPPED)
+    assert net.context and meta["context_head"] and net.name.endswith("-ctx")
+    rng = np.random.default_rng(3)
+    a = (0.05 * rng.standard_normal((15, 32000))).astype(np.float32)
+    b = (0.2 * rng.standard_normal((15, 32000))).astype(np.float32)
+    b2 = (0.01 * rng.standard_normal((15, 32000))).astype(np.float32)
+    groups = np.repeat([0, 1], 15)
+    p_ab = net_mod.classify(net, np.concatenate([a, b]), groups=groups)
+    p_ab2 = net_mod.classify(net, np.concatenate([a, b2]), groups=groups, batch=16)  # a batch never splits a window
+    assert np.allclose(p_ab[:15], p_ab2[:15], atol=1e-5)
+    assert np.allclose(p_ab[:15], net_mod.classify(net, a), atol=1e-5)
+    # The same segment in another context is judged differently: the context is used.
+    mixed = np.concatenate([a[:1], b[1:]])
+    assert not np.allclose(net_mod.classify(net, mixed)[0], p_ab[0], atol=1e-3)
+    assert net_mod.group_batches(np.repeat(np.arange(5), [15, 15, 15, 11, 3]), 30) == [(0, 30), (30, 59)]
+    assert net_mod.group_batches(np.repeat([0, 1], [40, 2]), 30) == [(0, 40), (40, 42)]
+
+
 # ---------------------------------------------------------------------------------------------
 # Real media through a real scan
 
@@ -257,10 +279,31 @@ CASES = {
     "distortion": ("music", "audio_distortion", A.add_distortion, {"kind": "hard", "gain": 8.0}),
 }
 TRUTH = (4.0, 7.0)
+# Real recordings (the bench files of rayqa/simulate/real.py, which training never heard): the
+# same defects over 4-7 s of recorded music and of recorded dialogue over music, at -23 LUFS.
+HAVE_REAL = not real.missing(("music", "voice", "ambience"))
+REAL_CASES = {
+    "real_hiss": ("music", "audio_hiss", A.add_hiss, {"snr_db": 15.0, "color": "white"}),
+    "real_distortion": ("music", "audio_distortion", A.add_distortion, {"kind": "hard", "gain": 8.0}),
+    "real_hum": ("dialogue_music", "audio_hum", A.add_hum, {"frequency_hz": 50, "level_dbfs": -35.0, "harmonics": 3}),
+    "real_clicks": ("dialogue_music", "audio_clicks", A.add_clicks, {"rate_per_s": 8.0}),
+} if HAVE_REAL else {}
+REAL_CLEAN = ("real_clean_music", "real_clean_dialogue") if HAVE_REAL else ()
 
 
 def _programme(kind: str, seed: int, duration_s: float = 10.0, sr: int = SR, channels: int = 2, level=-6.0):
     return audio_scene(kind, duration_s, sr, channels, np.random.default_rng(seed), level_dbfs=level, split="heldout")
+
+
+def _real_programme(kind: str, seed: int, duration_s: float = 10.0):
+    """Recorded programme from the bench files (never used in training), stereo at 48 kHz, -23 LUFS."""
+    rng = np.random.default_rng(seed)
+    for _ in range(10):
+        try:
+            return real.programme_audio(kind, duration_s, SR, rng, "bench")[0]
+        except Exception:  # a draw with a quiet stretch: draw again
+            continue
+    raise RuntimeError("no real programme drawn")
 
 
 @pytest.fixture(scope="module")
@@ -276,6 +319,14 @@ def catalogue(tmp_path_factory, ray_local):
         rows.append({"item_id": item, "uri": str(encode(d / f"{item}.mp4", None, 25, 320, 180, audio, SR))})
     for item, kind, seed in (("clean_speech", "speech", 30), ("clean_music", "music", 31)):
         rows.append({"item_id": item, "uri": str(encode(d / f"{item}.mp4", None, 25, 320, 180, _programme(kind, seed), SR))})
+    for i, (item, (kind, _, injector, kwargs)) in enumerate(REAL_CASES.items()):
+        audio = _real_programme(kind, 60 + i)
+        extra = {"rng": np.random.default_rng(i)} if injector in (A.add_hiss, A.add_clicks) else {}
+        audio, _ = injector(audio, SR, *TRUTH, **kwargs, **extra)
+        rows.append({"item_id": item, "uri": str(encode(d / f"{item}.mp4", None, 25, 320, 180, audio, SR))})
+    for item, kind, seed in zip(REAL_CLEAN, ("music", "dialogue_music"), (70, 71)):
+        rows.append({"item_id": item, "uri": str(encode(d / f"{item}.mp4", None, 25, 320, 180,
+                                                        _real_programme(kind, seed, 30.0), SR))})
     awkward = {
         "silent": np.zeros((2, 5 * SR), np.float32),
         "short": _programme("speech", 40, duration_s=0.6),
@@ -291,10 +342,10 @@ def catalogue(tmp_path_factory, ray_local):
     return pd.read_parquet(d / "out" / "findings"), pd.read_parquet(d / "out" / "items").set_index("item_id")
 
 
-@pytest.mark.parametrize("item", list(CASES))
+@pytest.mark.parametrize("item", list(CASES) + list(REAL_CASES))
 def test_scan_finds_each_injected_defect_within_one_segment_of_truth(catalogue, item):
     findings, items = catalogue
-    defect = CASES[item][1]
+    defect = {**CASES, **REAL_CASES}[item][1]
     f = findings[findings["item_id"] == item]
     hits = f[f["defect"] == defect]
     assert len(hits) >= 1, f.to_dict("records")
@@ -310,8 +361,15 @@ def test_scan_finds_each_injected_defect_within_one_segment_of_truth(catalogue, 
     assert main_hit["model"] == "rayqa-audio_artifacts" and main_hit["detector"] == "audio_artifacts"
 
 
+# The shipped v3 misses issue 17's false-alarm goal on real recordings (bench/audio_artifacts.py:
+# 102 false events per clean hour against <= 2): on this real music item it reports two hiss
+# events. Strict: when a model meets the goal, this test must pass and the mark go.
+REAL_CLEAN_MISSED = pytest.mark.xfail(strict=True, reason="audio_artifacts v3: 102 false events per hour of clean "
+                                      "real programme (goal <= 2); two false hiss events on this item")
 @pytest.mark.parametrize("item", ["clean_speech", "clean_music", "silent", "short", "mono",
-                                  "surround", "narrowband"])
+                                  "surround", "narrowband",
+                                  *[pytest.param(i, marks=REAL_CLEAN_MISSED) if i == "real_clean_music" else i
+                                    for i in REAL_CLEAN]])
 def test_clean_and_awkward_inputs_are_scanned_without_error_or_finding(catalogue, item):
     findings, items = catalogue
     row = items.loc[item]
@@ -396,7 +454,7 @@ def test_train_can_start_from_a_published_panns_checkpoint(tmp_path, monkeypatch
     assert main(["train", "audio_artifacts", "--items", "10", "--steps", "1", "--batch", "10", "--no-register",
                  "--init-panns", str(ckpt), "--out", str(out)]) == 0
     meta = json.loads((out / "model.json").read_text())
-    assert meta["arch"] == "panns-cnn6-aux" and meta["init_panns"] == ckpt.name and meta["width"] == 1.0
+    assert meta["arch"] == "panns-cnn6-aux-ctx" and meta["init_panns"] == ckpt.name and meta["width"] == 1.0
     assert "tensors loaded" in capsys.readouterr().out
     net, _ = net_mod.load(out)
     assert net.conv_block4.conv1.weight.shape == (512, 256, 5, 5)

@@ -12,6 +12,14 @@ Auxiliary features (``aux``, models from v2 on) give the classifier what a 1-sec
 floor of each band against its median (hiss), and the waveform's peak statistics (clipping,
 clicks). They are computed in the network from the same segment, so they run on its device too.
 
+Context head (``ctx``, models from v3 on): one second is ambiguous (steady programme noise or added
+hiss? loud mastered music or overdrive?), so a v3 network decides from the segment *and its
+neighbours*: each segment's vector (``fc1``'s output, the auxiliary features and the trunk's own
+5 logits) is set beside the element-wise median of the vectors of the other segments of its
+group (the detector's decode window: by default the 8 s around it) and the difference between
+the two, standardised, into a small MLP (``context_head``) that gives the 5 logits. Segments
+carry a group id; a forward pass never lets groups see each other.
+
 The front end is a module of the network, so it runs on whatever device the network is on. It
 holds no trained weights (a fixed STFT window and mel filterbank): it is left out of the saved
 file and rebuilt on load.
@@ -53,9 +61,54 @@ ARCHS = {
 AUX_HIDDEN = 128
 
 
-def arch_name(arch: str, width: float, aux: bool = False) -> str:
-    """``panns-cnn6``, ``panns-cnn6-w0.5``, ``panns-cnn6-w0.5-aux`` (with :class:`AuxFeatures`)."""
-    return ("panns-{}" if width == 1.0 else "panns-{}-w{:g}").format(arch, width) + ("-aux" if aux else "")
+CTX_HIDDEN = 128
+
+
+def arch_name(arch: str, width: float, aux: bool = False, context: bool = False) -> str:
+    """``panns-cnn6``, ``panns-cnn6-w0.5``, ``panns-cnn6-w0.5-aux`` (with :class:`AuxFeatures`),
+    ``panns-cnn6-w0.5-aux-ctx`` (with the context head)."""
+    return (("panns-{}" if width == 1.0 else "panns-{}-w{:g}").format(arch, width) + ("-aux" if aux else "")
+            + ("-ctx" if context else ""))
+
+
+def group_median(x: torch.Tensor, groups: torch.Tensor | None) -> torch.Tensor:
+    """Per row, the element-wise median of the rows of its group (``groups``: (B,) ids; None: one
+    group). (B, D) → (B, D)."""
+    if groups is None:
+        return x.median(dim=0, keepdim=True).values.expand_as(x)
+    out = torch.empty_like(x)
+    for g in torch.unique(groups):
+        m = groups == g
+        out[m] = x[m].median(dim=0, keepdim=True).values
+    return out
+
+
+class ContextHead(nn.Module):
+    """Segment vector, its group's median vector and their difference, standardised (statistics of
+    the training set, stored with the weights) → an MLP → logits. ``residual``: the MLP corrects
+    the trunk's own logits (the segment vector's last ``classes`` values) instead of replacing
+    them, starting from zero, so that what the trunk knew is the starting point."""
+
+    def __init__(self, dim: int, classes: int, residual: bool = False):
+        super().__init__()
+        self.dim, self.classes, self.residual = dim, classes, bool(residual)
+        self.register_buffer("mean", torch.zeros(3 * dim))
+        self.register_buffer("std", torch.ones(3 * dim))
+        self.fc1 = nn.Linear(3 * dim, CTX_HIDDEN)
+        self.fc2 = nn.Linear(CTX_HIDDEN, classes)
+        if self.residual:
+            nn.init.zeros_(self.fc2.weight)
+            nn.init.zeros_(self.fc2.bias)
+
+    @staticmethod
+    def inputs(seg: torch.Tensor, groups: torch.Tensor | None) -> torch.Tensor:
+        ctx = group_median(seg, groups)
+        return torch.cat([seg, seg - ctx, ctx], dim=1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        base = z[:, self.dim - self.classes:self.dim] if self.residual else 0.0
+        z = (z - self.mean) / self.std
+        return base + self.fc2(F.dropout(F.relu(self.fc1(z)), p=0.3, training=self.training))
 
 
 class LogMel(nn.Module):
@@ -158,7 +211,8 @@ class ConvBlock(nn.Module):
 
 
 class AudioArtifactNet(nn.Module):
-    def __init__(self, arch: str = "cnn6", width: float = 1.0, classes: int = len(CLASSES), aux: bool = False):
+    def __init__(self, arch: str = "cnn6", width: float = 1.0, classes: int = len(CLASSES), aux: bool = False,
+                 context: bool = False, context_residual: bool = False):
         super().__init__()
         if arch not in ARCHS:
             raise ValueError(f"arch must be one of {', '.join(ARCHS)}, got {arch!r}")
@@ -182,18 +236,28 @@ class AudioArtifactNet(nn.Module):
             self.aux_bn = nn.BatchNorm1d(self.aux_features.dim)
             self.aux_fc = nn.Linear(self.aux_features.dim, AUX_HIDDEN)
         self.fc_artifacts = nn.Linear(fc + (AUX_HIDDEN if self.aux else 0), classes)
+        self.context = bool(context)
+        if self.context:
+            if not self.aux:
+                raise ValueError("the context head needs the auxiliary features (aux=True)")
+            self.segment_dim = fc + self.aux_features.dim + classes
+            self.context_head = ContextHead(self.segment_dim, classes, residual=context_residual)
 
     @property
     def name(self) -> str:
-        return arch_name(self.arch, self.width, self.aux)
+        return arch_name(self.arch, self.width, self.aux, self.context)
 
     def logmel(self, wave: torch.Tensor) -> torch.Tensor:
         """(B, N) float waveform at 32 kHz → (B, 1, frames, 64) log-mel in dB."""
         return self.frontend(wave)
 
     def forward_logmel(self, x: torch.Tensor, aux: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits (B, classes) from log-mel (B, 1, frames, mels) and, for a network with ``aux``,
-        the :class:`AuxFeatures` of the same segments."""
+        """The trunk's logits (B, classes) from log-mel (B, 1, frames, mels) and, for a network with
+        ``aux``, the :class:`AuxFeatures` of the same segments (no context)."""
+        return self.trunk(x, aux)[1]
+
+    def trunk(self, x: torch.Tensor, aux: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(``fc1``'s output, the trunk's logits) from log-mel and auxiliary features."""
         if self.aux and aux is None:
             raise ValueError(f"{self.name} needs the auxiliary features: call it with the waveform")
         x = self.bn0(x.transpose(1, 3)).transpose(1, 3)
@@ -203,14 +267,27 @@ class AudioArtifactNet(nn.Module):
         x = x.mean(dim=3)  # over mel bins
         x = x.amax(dim=2) + x.mean(dim=2)  # over time: PANNs' max + mean pooling
         x = F.dropout(x, p=0.5, training=self.training)
-        x = F.relu_(self.fc1(x))
+        emb = F.relu_(self.fc1(x))
+        x = emb
         if self.aux:
             a = F.relu_(self.aux_fc(self.aux_bn(aux)))
             x = torch.cat([x, F.dropout(a, p=0.2, training=self.training)], dim=1)
         x = F.dropout(x, p=0.5, training=self.training)
-        return self.fc_artifacts(x)
+        return emb, self.fc_artifacts(x)
 
-    def forward(self, wave: torch.Tensor) -> torch.Tensor:
+    def segment_vector(self, wave: torch.Tensor) -> torch.Tensor:
+        """What the context head sees of one segment: ``fc1``'s output, the auxiliary features and
+        the trunk's logits, (B, segment_dim)."""
+        logmel = self.logmel(wave)
+        aux = self.aux_features(wave, logmel)
+        emb, logits = self.trunk(logmel, aux)
+        return torch.cat([emb, aux, logits], dim=1)
+
+    def forward(self, wave: torch.Tensor, groups: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (B, classes) of one-second segments (B, 32000); with the context head, each
+        segment is judged beside the other segments of its group (``groups``: (B,) ids, None: all one)."""
+        if self.context:
+            return self.context_head(ContextHead.inputs(self.segment_vector(wave), groups))
         logmel = self.logmel(wave)
         return self.forward_logmel(logmel, self.aux_features(wave, logmel) if self.aux else None)
 
@@ -220,14 +297,46 @@ def trunk_state(net: AudioArtifactNet) -> dict[str, torch.Tensor]:
     return {k: v for k, v in net.state_dict().items() if not k.startswith("frontend.")}
 
 
+def group_batches(groups: np.ndarray, batch: int) -> list[tuple[int, int]]:
+    """``[a, b)`` row ranges of about ``batch`` rows that never split a group (rows of a group are
+    contiguous; a group larger than ``batch`` is one range of its own)."""
+    n = len(groups)
+    if n == 0:
+        return []
+    starts = np.flatnonzero(np.concatenate([[True], groups[1:] != groups[:-1]])).tolist() + [n]
+    out, a = [], 0
+    for s, e in zip(starts[:-1], starts[1:]):
+        if e - a > batch and s > a:
+            out.append((a, s))
+            a = s
+    out.append((a, n))
+    return out
+
+
 @torch.inference_mode()
-def classify(net: AudioArtifactNet, segments: np.ndarray, device: str = "cpu", batch: int = 256) -> np.ndarray:
-    """Class probabilities (N, 5) for one-second mono segments (N, 32000) float32 at 32 kHz."""
+def classify(net: AudioArtifactNet, segments: np.ndarray, device: str = "cpu", batch: int = 256,
+             groups: np.ndarray | None = None) -> np.ndarray:
+    """Class probabilities (N, 5) for one-second mono segments (N, 32000) float32 at 32 kHz.
+    ``groups`` (N,) ids, contiguous: which segments are one another's context (one window's);
+    None: each call's batch of ``batch`` segments is one group, for a network with the context head."""
+    n = len(segments)
+    if groups is None:
+        groups = np.arange(n) // max(1, batch)
+    groups = np.asarray(groups)
     out = []
-    for i in range(0, len(segments), batch):
-        x = torch.from_numpy(np.ascontiguousarray(segments[i:i + batch], dtype=np.float32)).to(device)
-        out.append(torch.softmax(net(x).float(), dim=1).cpu().numpy())
+    for a, b in group_batches(groups, batch):
+        x = torch.from_numpy(np.ascontiguousarray(segments[a:b], dtype=np.float32)).to(device)
+        g = torch.from_numpy(groups[a:b].astype(np.int64)).to(device)
+        out.append(torch.softmax(net(x, g).float(), dim=1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, len(CLASSES)), np.float32)
+
+
+@torch.inference_mode()
+def segment_vectors(net: AudioArtifactNet, segments: np.ndarray, device: str = "cpu", batch: int = 256) -> np.ndarray:
+    """:meth:`AudioArtifactNet.segment_vector` of (N, 32000) segments, (N, segment_dim) float32."""
+    out = [net.segment_vector(torch.from_numpy(np.ascontiguousarray(segments[i:i + batch], dtype=np.float32))
+                              .to(device)).float().cpu().numpy() for i in range(0, len(segments), batch)]
+    return np.concatenate(out) if out else np.zeros((0, net.segment_dim), np.float32)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,24 +347,31 @@ def save(net: AudioArtifactNet, folder: str | Path, meta: dict) -> dict:
     """Write ``weights.pt`` (float16 state dict without the front end) and ``model.json``."""
     return files.write(folder, trunk_state(net), {
         **meta, "arch": net.name, "panns_layout": net.arch, "width": net.width, "aux_features": net.aux,
+        "context_head": net.context, "context_residual": bool(net.context and net.context_head.residual),
         "classes": list(CLASSES),
         "sample_rate": SAMPLE_RATE, "segment_samples": SEGMENT_SAMPLES,
         "frontend": {"n_fft": N_FFT, "hop": HOP, "n_mels": N_MELS, "fmin": FMIN, "fmax": FMAX,
                      "mel": "slaney", "power_db": True}})
 
 
-def _parse_arch(name: str) -> tuple[str, float, bool]:
-    """``panns-cnn6`` → ("cnn6", 1.0, False); ``panns-cnn6-w0.5-aux`` → ("cnn6", 0.5, True)."""
+def _parse_arch(name: str) -> tuple[str, float, bool, bool]:
+    """``panns-cnn6`` → ("cnn6", 1.0, False, False); ``panns-cnn6-w0.5-aux`` → ("cnn6", 0.5, True,
+    False); ``panns-cnn6-w0.5-aux-ctx`` → ("cnn6", 0.5, True, True)."""
     parts = str(name).split("-")
+    context = parts[-1] == "ctx"
+    if context:
+        parts = parts[:-1]
     aux = parts[-1] == "aux"
     if aux:
         parts = parts[:-1]
+    if context and not aux:
+        raise ValueError(name)
     if len(parts) not in (2, 3) or parts[0] != "panns" or parts[1] not in ARCHS:
         raise ValueError(name)
     width = float(parts[2][1:]) if len(parts) == 3 and parts[2].startswith("w") else 1.0
     if len(parts) == 3 and not parts[2].startswith("w"):
         raise ValueError(name)
-    return parts[1], width, aux
+    return parts[1], width, aux, context
 
 
 def load(folder: str | Path, device: str = "cpu") -> tuple[AudioArtifactNet, dict]:
@@ -264,14 +380,15 @@ def load(folder: str | Path, device: str = "cpu") -> tuple[AudioArtifactNet, dic
     meta_path = Path(folder) / MODEL_FILE
     meta = files.read_meta(folder, "audio_artifacts")
     try:
-        arch, width, aux = _parse_arch(meta.get("arch"))
+        arch, width, aux, context = _parse_arch(meta.get("arch"))
     except (ValueError, TypeError):
         raise ModelLoadError(f"{meta_path}: architecture {meta.get('arch')!r} is not one of "
-                             f"panns-{{{','.join(ARCHS)}}}[-w<width>][-aux]") from None
+                             f"panns-{{{','.join(ARCHS)}}}[-w<width>][-aux[-ctx]]") from None
     if tuple(meta.get("classes", CLASSES)) != CLASSES:
         raise ModelLoadError(f"{meta_path}: classes {meta.get('classes')} are not {list(CLASSES)}")
     state, weights = files.read_state(folder, meta)
-    net = AudioArtifactNet(arch, width, aux=aux)
+    net = AudioArtifactNet(arch, width, aux=aux, context=context,
+                           context_residual=bool(meta.get("context_residual", False)))
     full = {**{k: v for k, v in net.state_dict().items() if k.startswith("frontend.")}, **state}
     files.load_into(net, full, weights, net.name)
     return net.to(device).eval(), meta
