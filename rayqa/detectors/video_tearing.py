@@ -88,7 +88,7 @@ SIDES = ("below", "above")
 KINDS = ("jump", "repeat")
 
 
-def split_steps(luma: np.ndarray, max_offset: int = 3, bands: int = 8, noise: float = 2.0, context: int = 4,
+def split_steps(luma: np.ndarray, max_offset: int = 3, bands: int = 8, noise: float = 0.6, context: int = 4,
                 rows: int = 4, guard: int = 1, max_normal_ratio: float = 1.5,
                 edge_rows: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """For luma frames ``(N, H, W)``: per side (below / above: the side that departs), offset
