@@ -1,18 +1,25 @@
 """Cost and simulated detection figures of the video-taxonomy detectors.
 
     PYTHONPATH=. flock /tmp/rayqa-cpu.lock python bench/video_taxonomy.py [--items 12] [--sizes 320x180,1280x720]
+        [--tearing-items 40 --tearing-clean-minutes 10] [--ffmpeg-items 8 [--ffmpeg-sources real]] [--json F]
 
 Cost: a 60-s 25 fps H.264 clip of panning scenes with cuts is decoded (PyAV, one thread) once
-with the specs black_frames and video_freeze ask for, once with these detectors' specs added,
-and once more so with the RGB specs made from the YUV planes without swscale (the decode change
-proposed for rayqa.media, patched in here only); then each detector's detect + merge is timed
-over the decoded windows (those of the last decode). Figures are
-milliseconds per second of content.
+with the specs black_frames and video_freeze ask for and once with these detectors' specs added
+(the 96x54 RGB frames from the YUV planes that solid_color_frames, flash_pse, frame_stutter and
+video_tearing share, blur's 5 fps gray); then each detector's detect + merge is timed over the
+decoded windows of the second decode. Figures are milliseconds per second of content.
 
 Simulated recall and false alarms: on synthetic decoded windows (no encoding) of 30-s items
 (other seeds than the tests'), one defect per item at a random time; a hit is an event of the
 right type within 0.2 s at both ends (0.25 s for blur's 5 fps sampling); false alarms are
 events on the clean items, per hour of content.
+
+Tearing on real content (``--tearing-items``): real programme pictures (photographs moved by a
+camera at every speed, title cards, footage, cuts: rayqa.simulate.real, bench split) at 640x360
+through H.264, the simulator's tearing at a random time in each torn item; false alarms on
+``--tearing-clean-minutes`` of clean programme.
+
+FFmpeg on the same files (``--ffmpeg-items``): see :func:`ffmpeg_compare`.
 """
 
 from __future__ import annotations
@@ -39,41 +46,6 @@ OLD = ("black_frames", "video_freeze")
 FPS = 25
 
 
-def rgb_from_planes(frame, width: int, height: int):
-    """The decode change proposed for rayqa.media.frame_to_spec's RGB path: sample Y, U and V
-    nearest-neighbour (as the gray path samples Y) and convert only those pixels (BT.601 or
-    BT.709 matrix, limited or full range), instead of swscale converting the whole picture.
-    None for formats it does not handle (swscale stays the fallback)."""
-    name = frame.format.name
-    if name not in ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p"):
-        return None
-    planes = [np.frombuffer(p, np.uint8).reshape(-1, p.line_size) for p in frame.planes[:3]]
-    y = media.scale_nearest(planes[0][: frame.height, : frame.width], width, height).astype(np.float32)
-    ch = frame.height // (2 if name.endswith("420p") else 1)
-    cw = frame.width // (1 if name.endswith("444p") else 2)
-    u = media.scale_nearest(planes[1][:ch, :cw], width, height).astype(np.float32) - 128.0
-    v = media.scale_nearest(planes[2][:ch, :cw], width, height).astype(np.float32) - 128.0
-    full = name.startswith("yuvj") or frame.color_range == 2
-    if not full:
-        y, u, v = (y - 16.0) * (255 / 219), u * (255 / 224), v * (255 / 224)
-    kr, kb = (0.2126, 0.0722) if frame.colorspace == 1 else (0.299, 0.114)  # 1 = BT.709
-    r = y + 2 * (1 - kr) * v
-    b = y + 2 * (1 - kb) * u
-    g = (y - kr * r - kb * b) / (1 - kr - kb)
-    return np.clip(np.rint(np.stack([r, g, b], axis=-1)), 0, 255).astype(np.uint8)
-
-
-def _patched_frame_to_spec(frame, spec):
-    if not spec.gray:
-        out = rgb_from_planes(frame, spec.width, spec.height)
-        if out is not None:
-            return out
-    return _ORIGINAL_FRAME_TO_SPEC(frame, spec)
-
-
-_ORIGINAL_FRAME_TO_SPEC = media.frame_to_spec
-
-
 def cost(width: int, height: int) -> dict:
     frames = scene_frames(60, FPS, width=width, height=height, seed=99)
     with tempfile.TemporaryDirectory() as d:
@@ -83,16 +55,10 @@ def cost(width: int, height: int) -> dict:
         old_specs = sorted({REGISTRY[n].video for n in OLD}, key=lambda s: s.key)
         all_specs = sorted({REGISTRY[n].video for n in OLD + NEW}, key=lambda s: s.key)
         out = {}
-        for label, specs, patched in (("decode_existing_specs", old_specs, False),
-                                      ("decode_with_new_specs", all_specs, False),
-                                      ("decode_new_specs_rgb_from_planes", all_specs, True)):
-            media.frame_to_spec = _patched_frame_to_spec if patched else _ORIGINAL_FRAME_TO_SPEC
-            try:
-                t = time.perf_counter()
-                ws = media.decode_windows(path, info, spans, specs, [])
-                out[label] = (time.perf_counter() - t) / 60 * 1000
-            finally:
-                media.frame_to_spec = _ORIGINAL_FRAME_TO_SPEC
+        for label, specs in (("decode_existing_specs", old_specs), ("decode_with_new_specs", all_specs)):
+            t = time.perf_counter()
+            ws = media.decode_windows(path, info, spans, specs, [])
+            out[label] = (time.perf_counter() - t) / 60 * 1000
         for name in NEW + OLD:
             det = REGISTRY[name]()
             t = time.perf_counter()
@@ -217,7 +183,7 @@ def tearing_real(items: int, clean_minutes: float, split: str = "bench", seed: i
             k += 1
     out["recall"] = out["found"] / max(1, items)
     out["recall_visible"] = out["found_visible"] / max(1, out["visible"])
-    out["false_alarms_per_hour"] = len(out["clean_false_alarms"]) / (out["clean_s"] / 3600)
+    out["false_alarms_per_hour"] = len(out["clean_false_alarms"]) / max(out["clean_s"] / 3600, 1e-9)
     return out
 
 

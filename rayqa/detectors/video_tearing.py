@@ -198,6 +198,7 @@ class VideoTearing(Detector):
         "search_band_fraction": 0.5,
         "row_tolerance": 2,  # rows (of 54) the start's and the end's split may differ by
         "max_duration_s": 5.0,  # a start and an end further apart are not paired
+        "tail_s": 2.0,  # a window's faint starts this close to its end are kept for a clear end in the next
         "min_duration_s": 0.0,
     }
 
@@ -236,6 +237,13 @@ class VideoTearing(Detector):
                 if group:  # the strongest before and the strongest after
                     d = max(group, key=lambda d: d["step"])
                     found[d["index"]] = {**d, "searched": True}
+        # A tear that starts near the window's end and ends in the next window: its faint start
+        # is kept for the merge to pair with a clear end there (see merge).
+        tail = [t for t in range(max(0, len(v.frames) - int(round(p["tail_s"] / frame_s))), len(v.frames))
+                if t not in found]
+        for d in candidates(steps, banded, splits, p["search_jump_ratio"], np.inf, p["search_band_fraction"], tail):
+            if d["kind"] == "jump":
+                found[d["index"]] = {**d, "loose": True}
         damaged = [(dm.start_s, dm.end_s) for dm in window.damage if dm.stream == "video"]
         hits = []
         for c in sorted(found.values(), key=lambda c: c["index"]):
@@ -246,7 +254,8 @@ class VideoTearing(Detector):
                 "kind": c["kind"], "side": c["side"], "frame_index": int(v.frame_indices[c["index"]]),
                 "split_row": int(round(c["row"] * src_h / height)), "row": c["row"], "frame_s": frame_s,
                 "offset_frames": c["offset"], "step_ratio": round(float(np.exp(c["step"])), 2),
-                "band_fraction": round(c["band_fraction"], 2), "searched": bool(c.get("searched"))}))
+                "band_fraction": round(c["band_fraction"], 2), "searched": bool(c.get("searched")),
+                "loose": bool(c.get("loose"))}))
         return hits
 
     def merge(self, hits: list[Hit]) -> list[Hit]:
@@ -256,6 +265,18 @@ class VideoTearing(Detector):
         frame_s = hits[0].details["frame_s"]
         cands = [{**h.details, "frame": h.details["frame_index"], "time": h.start_s, "score": h.score,
                   "offset": h.details["offset_frames"]} for h in sorted(hits, key=lambda h: h.start_s)]
+        reach, tol = int(round(p["max_duration_s"] / frame_s)), int(p["row_tolerance"])
+        kept = [c for c in cands if not c["loose"]]
+        # A clear repeat with no start before it at its row (the start fell in the window before):
+        # the strongest faint start the windows before kept there.
+        for r in [c for c in kept if c["kind"] == "repeat"]:
+            def near(c):
+                return c["side"] == r["side"] and abs(c["row"] - r["row"]) <= tol and 0 < r["frame"] - c["frame"] <= reach
+            if not any(c["kind"] == "jump" and near(c) for c in kept):
+                loose = [c for c in cands if c["loose"] and near(c)]
+                if loose:
+                    kept.append(max(loose, key=lambda c: c["step_ratio"]))
+        cands = sorted(kept, key=lambda c: c["time"])
         out = []
         for a, b in tear_events(cands, int(round(p["max_duration_s"] / frame_s)), int(p["row_tolerance"])):
             if b["time"] - a["time"] + 1e-6 < max(float(p["min_duration_s"]), frame_s):
