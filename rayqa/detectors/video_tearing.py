@@ -43,31 +43,44 @@ def band_means(values: np.ndarray, bands: int) -> np.ndarray:
     return np.add.reduceat(values, edges[:-1], axis=-1) / np.diff(edges)
 
 
-def _nanmedian_around(x: np.ndarray, context: int) -> np.ndarray:
-    """Median along axis 0 of the ``context`` values on each side, the value itself left out."""
+def _nanmedian_around(x: np.ndarray, context: int, first_valid: int = 0) -> np.ndarray:
+    """Median along axis 0 of the ``context`` values on each side, the value itself left out,
+    NaNs (the padding, and ``x[:first_valid]``) ignored."""
     n = len(x)
     pad = np.concatenate([np.full((context,) + x.shape[1:], np.nan, x.dtype), x,
                           np.full((context,) + x.shape[1:], np.nan, x.dtype)])
     win = np.stack([pad[i : i + n] for i in range(2 * context + 1) if i != context])
-    return np.nanmedian(win, axis=0)
+    # Only windows that reach a NaN need nanmedian (several times slower than median).
+    lo, hi = min(n, first_valid + context), max(0, n - context)
+    out = np.empty(x.shape, np.float64)
+    if lo < hi:
+        out[lo:hi] = np.median(win[:, lo:hi], axis=0)
+    edge = np.r_[0:min(lo, n), max(hi, lo):n]
+    if len(edge):
+        out[edge] = np.nanmedian(win[:, edge], axis=0)
+    return out
 
 
 def relative_change(luma: np.ndarray, max_offset: int, bands: int, noise: float,
-                    context: int) -> np.ndarray:
+                    context: int) -> tuple[np.ndarray, np.ndarray]:
     """``(max_offset, N, H, bands)`` log of each row band's change from the frame ``j`` before
     (``j`` = 1 .. max_offset; NaN where there is none) over that row band's usual one (the median
-    over the ``context`` frames on each side), both plus ``noise`` grey levels."""
+    over the ``context`` frames on each side), both plus ``noise`` grey levels; and the usual
+    change one frame apart ``(N, H, bands)`` (grey levels)."""
     n, h, _ = luma.shape
     out = np.full((max_offset, n, h, bands), np.nan, np.float32)
+    usual1 = np.zeros((n, h, bands), np.float32)
     for j in range(1, max_offset + 1):
         if j >= n:
             break
         d = np.full((n, h, bands), np.nan, np.float32)
         d[j:] = band_means(np.abs(luma[j:] - luma[:-j]), bands)
         with np.errstate(all="ignore"):
-            usual = _nanmedian_around(d, context)
+            usual = _nanmedian_around(d, context, j)
             out[j - 1] = np.log((d + noise) / (usual + noise))
-    return out
+        if j == 1:
+            usual1 = np.nan_to_num(usual).astype(np.float32)
+    return out, usual1
 
 
 def _side_medians(change: np.ndarray, rows: int, guard: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -77,8 +90,7 @@ def _side_medians(change: np.ndarray, rows: int, guard: int) -> tuple[np.ndarray
     h = change.shape[-2]
     splits = np.arange(rows + guard, h - rows - guard + 1)
     win = np.lib.stride_tricks.sliding_window_view(change, rows, axis=-2)  # (..., H - rows + 1, bands, rows)
-    with np.errstate(all="ignore"):
-        med = np.nanmedian(win, axis=-1)
+    med = np.median(win, axis=-1)  # NaNs fill whole frames (those with no frame j before): NaN stays NaN
     above = med[..., splits - guard - rows, :]
     below = med[..., splits + guard, :]
     return above, below, splits
@@ -90,7 +102,7 @@ KINDS = ("jump", "repeat")
 
 def split_steps(luma: np.ndarray, max_offset: int = 3, bands: int = 8, noise: float = 0.6, context: int = 4,
                 rows: int = 4, guard: int = 1, max_normal_ratio: float = 1.5,
-                edge_rows: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+                edge_rows: int = 2, min_motion: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """For luma frames ``(N, H, W)``: per side (below / above: the side that departs), offset
     ``j``, frame and split row, the median over the bands of the log step (departing side's
     relative change minus the other's) ``(2, J, N, S)``, each band's step where the other side
@@ -99,17 +111,23 @@ def split_steps(luma: np.ndarray, max_offset: int = 3, bands: int = 8, noise: fl
     n, h = luma.shape[:2]
     if n < 2 or h < 2 * (rows + guard + edge_rows) + 1:
         return None
-    change = relative_change(luma, max_offset, bands, noise, context)  # (J, N, H, B)
+    change, usual = relative_change(luma, max_offset, bands, noise, context)  # (J, N, H, B), (N, H, B)
     above, below, splits = _side_medians(change, rows, guard)  # (J, N, S, B)
+    # Both sides must be moving pictures: a still side (a locked-off background, a static sky)
+    # keeps its "usual" change of nothing while a moving side's change comes and goes (footage
+    # at a lower frame rate repeats its frames).
+    u_above, u_below, _ = _side_medians(usual[None], rows, guard)
+    moving = (u_above[0] >= min_motion) & (u_below[0] >= min_motion)  # (N, S, B)
     keep = (splits >= edge_rows + rows) & (splits <= h - edge_rows - rows)
     above, below, splits = above[..., keep, :], below[..., keep, :], splits[keep]
+    moving = moving[:, keep, :]
     normal_max = np.log(max_normal_ratio)
     steps, banded = [], []
     with np.errstate(invalid="ignore"):
         for moved, still in ((below, above), (above, below)):
             step = moved - still
-            steps.append(np.nanmedian(step, axis=-1))
-            banded.append(np.where(np.abs(still) <= normal_max, step, np.nan))
+            steps.append(np.median(step, axis=-1))  # NaN only where the whole frame is
+            banded.append(np.where((np.abs(still) <= normal_max) & moving, step, np.nan))
     return np.stack(steps), np.stack(banded), splits
 
 
@@ -145,7 +163,7 @@ def candidates(steps: np.ndarray, banded: np.ndarray, splits: np.ndarray, min_ju
 def tear_events(cands: list[dict], max_frames: int, row_tolerance: int) -> list[tuple[dict, dict]]:
     """(start, end) of each tear among split candidates (each with ``"frame"``: a frame number on
     one clock): chains of candidates on the same side of the same split row (within
-    ``row_tolerance`` of the chain's first), at most ``max_frames`` apart, holding both a jump and
+    ``row_tolerance`` of the chain's first), within ``max_frames`` of its first, holding both a jump and
     a repeat. The start is the chain's first candidate; the end is the first frame of the chain's
     last run of the other kind (a change is seen again over the next ``offset`` frames: one run)."""
     out = []
@@ -156,7 +174,7 @@ def tear_events(cands: list[dict], max_frames: int, row_tolerance: int) -> list[
         chain = [a]
         for k in range(i + 1, len(cands)):
             c = cands[k]
-            if c["frame"] - chain[-1]["frame"] > max_frames:
+            if c["frame"] - a["frame"] > max_frames:
                 break
             if not used[k] and c["side"] == a["side"] and abs(c["row"] - a["row"]) <= row_tolerance:
                 chain.append(c)
@@ -188,6 +206,7 @@ class VideoTearing(Detector):
         "bands": 8,  # column bands: a tear crosses them all, a moving object a few
         "max_offset": 3,  # frames the two parts of a torn picture may be apart
         "noise": 0.6,  # grey levels added to every change (encoder noise on still, flat areas)
+        "min_motion": 0.5,  # grey levels of usual change both sides of a split need (moving pictures)
         "context": 4,  # frames on each side that set a row's usual change
         "rows": 4,  # rows on each side of a split that are compared (at 54 rows: a ninth of the picture each)
         "min_jump_ratio": 2.5,  # one side changes this many times more than usual (the start of rows ahead) ...
@@ -211,7 +230,8 @@ class VideoTearing(Detector):
         height = v.frames.shape[1]
         src_h = float(info.height) if info.height else float(height)
         got = split_steps(to_luma(v.frames), int(p["max_offset"]), int(p["bands"]), float(p["noise"]),
-                          int(p["context"]), int(p["rows"]), 1, float(p["max_normal_ratio"]))
+                          int(p["context"]), int(p["rows"]), 1, float(p["max_normal_ratio"]),
+                          min_motion=float(p["min_motion"]))
         if got is None:
             return []
         steps, banded, splits = got
