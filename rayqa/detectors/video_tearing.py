@@ -12,12 +12,16 @@ over the frames around it (a textured row changes more than a sky): about 1 ever
 ordinary motion, whatever its speed; a cut or a flash changes every row at once.
 
 A frame is a *split candidate* at a row when the rows on one side keep their usual change (within
-``max_normal_ratio``) while those on the other change ``min_step_ratio`` times more or less, in
-at least ``min_band_fraction`` of the bands (a tear crosses the whole width; a moving object, a
-few bands). An event is a jump followed by a repeat at the same split row (or the reverse), at
-most ``max_duration_s`` apart: one alone is a lower third appearing, a person stopping or a wipe.
+``max_normal_ratio``) while those on the other change ``min_jump_ratio`` times more (a jump) or
+``min_repeat_ratio`` times less (a repeat), both sides moving (``min_motion``), in at least
+``min_band_fraction`` of the bands (a tear crosses the whole width; a moving object, a few
+bands). An event is a jump and a repeat at the same split row, in either order, at most
+``max_duration_s`` apart: one alone is a lower third appearing, a person stopping or a wipe.
+A clear repeat's jump may be faint (fast motion saturates the change): it is looked for at the
+repeat's row with looser limits, in the same window and in the last ``tail_s`` of the one before.
 Its times are the first torn frame and the first frame after; no tear can be seen where nothing
-moves, and a change across a window boundary is not seen.
+moves, and a change in a window's first frame (whose frame before is in another window) is not
+seen.
 """
 
 from __future__ import annotations
