@@ -8,7 +8,12 @@
    A finding matches a label of its defect when their spans overlap; a finding on a clean item, or
    not overlapping its item's label, is a false alarm.
 
-    PYTHONPATH=. flock /tmp/rayqa-cpu.lock python bench/audio_taxonomy.py [--items-per-defect 20]
+    PYTHONPATH=. flock /tmp/rayqa-cpu.lock python bench/audio_taxonomy.py [--items-per-defect 20] [--ffmpeg]
+
+3. with ``--ffmpeg``, FFmpeg's ``ebur128`` (integrated loudness, LRA, true peak: against rayqa's
+   item columns, and each side's EBU R128 verdict against the labels) and ``astats`` (DC offset
+   and full-scale blocks per 0.1 s, under rayqa's duration rules, against the clipping and DC
+   labels) on the same encoded files.
 """
 
 from __future__ import annotations
@@ -141,7 +146,7 @@ def simulated_item(kind: str, k: int, seconds: float = 10.0):
     return np.clip(x, -1, 1).astype(np.float32)[:, :n], rate, labels
 
 
-def evaluate(items_per_defect: int, verbose: bool = False) -> None:
+def evaluate(items_per_defect: int, verbose: bool = False, ffmpeg: bool = False) -> dict:
     import tempfile
     from pathlib import Path
 
@@ -153,6 +158,7 @@ def evaluate(items_per_defect: int, verbose: bool = False) -> None:
     stats = {d: {"labels": 0, "found": 0, "findings": 0, "false": 0} for d in NAMES}
     tol = 0.2
     start_err: dict[str, list[float]] = {d: [] for d in NAMES}
+    ff_stats: dict[str, list] = {"loudness": [], "audio_clipping": [], "dc_offset": []}
     folder = Path(tempfile.mkdtemp(prefix="audio_taxonomy_"))
     k = 0
     for kind in kinds:
@@ -162,8 +168,19 @@ def evaluate(items_per_defect: int, verbose: bool = False) -> None:
             path = encode(folder / f"{k}.mp4", None, 25, 320, 180, audio, rate)
             info = media.probe(str(path))
             ws = media.decode_windows(str(path), info, media.plan_windows(info, 8.0), [], [dets[0].audio])
+            ff = ffmpeg_item(str(path)) if ffmpeg else None
             for det in dets:
-                events = det.merge([h for w in ws for h in det.detect(w, info)])
+                hits = [h for w in ws for h in det.detect(w, info)]
+                events = det.merge(hits)
+                if ff is not None:
+                    mine_ = [l for l in labels if l[0] == det.name]
+                    if det.name == "loudness_out_of_range":
+                        cols = det.summarise(hits)
+                        ff_stats["loudness"].append({"labels": mine_, "rayqa": cols, "ffmpeg": ff["ebur128"],
+                                                     "rate": rate, "kind": kind})
+                    elif det.name in ("audio_clipping", "dc_offset"):
+                        ff_stats[det.name].append({"labels": mine_, "blocks": ff["astats"],
+                                                   "rayqa": [(e.start_s, e.end_s) for e in events]})
                 mine = [l for l in labels if l[0] == det.name]
                 if any(l[1] is None for l in mine):  # borderline: not scored
                     stats[det.name]["borderline"] = stats[det.name].get("borderline", 0) + 1
@@ -193,6 +210,130 @@ def evaluate(items_per_defect: int, verbose: bool = False) -> None:
         within = sum(e <= tol for e in start_err[d])
         note = f"  ({s['borderline']} borderline items not scored)" if s.get("borderline") else ""
         print(f"{d:24s}{s['labels']:8d}{rec:8.3f}{prec:11.3f}{s['false']:7d}{within:>10d}/{len(start_err[d])}{note}")
+    out = {"stats": stats, "items_per_defect": items_per_defect}
+    if ffmpeg:
+        out["ffmpeg"] = ffmpeg_scores(ff_stats, k * 10.0 / 3600)
+        print_ffmpeg(out["ffmpeg"])
+    return out
+
+
+# -- FFmpeg's ebur128 and astats on the same files ---------------------------------------------------
+def ffmpeg_item(path: str) -> dict:
+    """FFmpeg on one file: ebur128's item measures (integrated, LRA, true peak) and astats per
+    0.1 s block per channel (DC offset, peak level, peak count)."""
+    import re
+    import subprocess
+    import tempfile
+
+    log = subprocess.run(["ffmpeg", "-hide_banner", "-nostats", "-threads", "1", "-i", path, "-af", "ebur128=peak=true",
+                          "-f", "null", "-"], capture_output=True, text=True, check=True).stderr
+    summary = log[log.rfind("Summary:"):]
+    num = lambda label: float(re.search(label + r"\s+(-?[\d.]+|-inf)", summary).group(1))  # noqa: E731
+    ebur = {"loudness_lufs": num("I:"), "loudness_range_lu": num("LRA:"), "true_peak_dbtp": num("Peak:")}
+    with tempfile.NamedTemporaryFile("r", suffix=".txt") as f:
+        subprocess.run(["ffmpeg", "-hide_banner", "-nostats", "-loglevel", "error", "-threads", "1", "-i", path, "-af",
+                        f"asetnsamples=n=4800,astats=metadata=1:reset=1,ametadata=mode=print:file={f.name}",
+                        "-f", "null", "-"], check=True)
+        blocks: list[dict] = []
+        for line in f.read().splitlines():
+            if line.startswith("frame:"):
+                blocks.append({"t": float(line.split("pts_time:")[1].split()[0])})
+            elif line.startswith("lavfi.astats.") and blocks:
+                key, value = line[len("lavfi.astats."):].split("=", 1)
+                if "." not in key:  # the filter's own counters (NaNs, Infs)
+                    continue
+                ch, name = key.split(".", 1)
+                if ch != "Overall":
+                    blocks[-1].setdefault(int(ch), {})[name] = float(value)
+    return {"ebur128": ebur, "astats": blocks}
+
+
+def _block_events(blocks: list[dict], flag, merge_gap_s: float, min_duration_s: float, block_s: float = 0.1):
+    """Per channel spans of flagged 0.1 s blocks, merged across gaps, at least ``min_duration_s``."""
+    spans = []
+    channels = sorted({c for b in blocks for c in b if isinstance(c, int)})
+    for ch in channels:
+        cur = None
+        for b in blocks:
+            if ch in b and flag(b[ch]):
+                if cur and b["t"] <= cur[1] + merge_gap_s + 1e-6:
+                    cur[1] = b["t"] + block_s
+                else:
+                    if cur and cur[1] - cur[0] + 1e-6 >= min_duration_s:
+                        spans.append(tuple(cur))
+                    cur = [b["t"], b["t"] + block_s]
+        if cur and cur[1] - cur[0] + 1e-6 >= min_duration_s:
+            spans.append(tuple(cur))
+    return sorted(spans)
+
+
+def _event_score(items: list[dict], events_of, hours: float) -> dict:
+    labels = found = false = findings = 0
+    for it in items:
+        evs = events_of(it)
+        labs = [l for l in it["labels"] if l[1] is not None]
+        labels += len(labs)
+        found += sum(1 for l in labs if any(s < l[2] and e > l[1] for s, e in evs))
+        findings += len(evs)
+        false += sum(1 for s, e in evs if not any(s < l[2] and e > l[1] for l in labs))
+    prec = (findings - false) / findings if findings else float("nan")
+    rec = found / labels if labels else float("nan")
+    return {"labels": labels, "recall": rec, "precision": prec, "false": false, "findings": findings,
+            "false_alarms_per_hour": false / hours, "f1": 2 * prec * rec / (prec + rec) if findings and found else 0.0}
+
+
+def ffmpeg_scores(ff: dict, hours: float) -> dict:
+    out: dict = {"content_hours": hours}
+    # Loudness: ebur128 against rayqa's item columns, and each side's R128 verdict against the labels.
+    diffs = {k: [] for k in ("loudness_lufs", "loudness_range_lu", "true_peak_dbtp")}
+    verdicts = {"rayqa": [0, 0, 0, 0], "ffmpeg": [0, 0, 0, 0]}  # tp, fp, fn, tn
+    for it in ff["loudness"]:
+        for k in diffs:
+            r, f = it["rayqa"].get(k), it["ffmpeg"][k]
+            if r is not None and np.isfinite(f):
+                diffs[k].append(abs(r - f))
+        lab = [l for l in it["labels"] if l[0] == "loudness_out_of_range"]
+        if any(l[1] is None for l in lab):
+            continue  # borderline: not scored
+        truth = bool(lab)
+        for side, m in (("rayqa", it["rayqa"]), ("ffmpeg", it["ffmpeg"])):
+            lufs, tp = m.get("loudness_lufs"), m.get("true_peak_dbtp")
+            bad = lufs is not None and (abs(lufs + 23.0) > 1.0 or (tp is not None and tp > -1.0))
+            verdicts[side][0 if bad and truth else 1 if bad else 2 if truth else 3] += 1
+    out["ebur128_vs_rayqa"] = {k: {"items": len(v), "mean_abs_diff": float(np.mean(v)) if v else None,
+                                   "max_abs_diff": float(np.max(v)) if v else None} for k, v in diffs.items()}
+    out["r128_verdict"] = {side: {"recall": tp / max(1, tp + fn), "precision": tp / max(1, tp + fp), "false": fp,
+                                  "items": tp + fp + fn + tn} for side, (tp, fp, fn, tn) in verdicts.items()}
+    # astats: DC offset per 0.1 s block, and blocks at full scale, under rayqa's duration rules.
+    dc_grid = [0.003, 0.005, 0.01, 0.02]
+    sc = {g: _event_score(ff["dc_offset"], lambda it, g=g: _block_events(it["blocks"], lambda c: abs(c["DC_offset"]) >= g,
+                                                                         0.0, 1.0), hours) for g in dc_grid}
+    best = max(sc, key=lambda g: sc[g]["f1"])
+    out["astats_dc"] = {"default": {"setting": "|DC_offset| >= 0.01 (rayqa's -40 dB; astats has no threshold)", **sc[0.01]},
+                        "best": {"setting": f"|DC_offset| >= {best}", **sc[best]},
+                        "rayqa": _event_score(ff["dc_offset"], lambda it: it["rayqa"], hours)}
+    clip_grid = [1, 2, 4, 8, 16]
+    sc = {g: _event_score(ff["audio_clipping"], lambda it, g=g: _block_events(
+        it["blocks"], lambda c: c["Peak_level"] >= -0.1 and c["Peak_count"] >= g, 0.5, 0.0), hours) for g in clip_grid}
+    best = max(sc, key=lambda g: sc[g]["f1"])
+    out["astats_clipping"] = {"default": {"setting": "Peak_level >= -0.1 dBFS in a 0.1 s block", **sc[1]},
+                              "best": {"setting": f"Peak_level >= -0.1 dBFS and Peak_count >= {best}", **sc[best]},
+                              "rayqa": _event_score(ff["audio_clipping"], lambda it: it["rayqa"], hours)}
+    return out
+
+
+def print_ffmpeg(f: dict) -> None:
+    print("\nFFmpeg on the same files:")
+    for k, v in f["ebur128_vs_rayqa"].items():
+        print(f"  ebur128 vs rayqa {k:18s} items {v['items']:4d}  mean |diff| {v['mean_abs_diff']:.3f}  max {v['max_abs_diff']:.3f}")
+    for side, v in f["r128_verdict"].items():
+        print(f"  EBU R128 verdict from {side:6s}: recall {v['recall']:.3f} precision {v['precision']:.3f} "
+              f"false {v['false']} ({v['items']} items scored)")
+    for name in ("astats_dc", "astats_clipping"):
+        for which in ("rayqa", "default", "best"):
+            x = f[name][which]
+            print(f"  {name:16s} {which:8s} recall {x['recall']:.3f} precision {x['precision']:.3f} "
+                  f"false alarms/h {x['false_alarms_per_hour']:.1f}  {x.get('setting', '')}")
 
 
 def main() -> None:
@@ -202,11 +343,19 @@ def main() -> None:
     ap.add_argument("--items-per-defect", type=int, default=20)
     ap.add_argument("--skip-cost", action="store_true")
     ap.add_argument("--verbose", action="store_true", help="print every miss and false alarm")
+    ap.add_argument("--ffmpeg", action="store_true", help="also score FFmpeg's ebur128 and astats on the same files")
+    ap.add_argument("--json", default=None, help="also write the figures to this file")
     args = ap.parse_args()
     if not args.skip_cost:
         cost_table()
     if args.items_per_defect > 0:
-        evaluate(args.items_per_defect, args.verbose)
+        res = evaluate(args.items_per_defect, args.verbose, args.ffmpeg)
+        if args.json:
+            import json
+            from pathlib import Path
+
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(json.dumps(res, indent=1, default=str))
 
 
 def cost_table() -> None:

@@ -33,11 +33,12 @@ from rayqa.detectors.solid_color_frames import SolidColorFrames
 from rayqa.detectors.test_tone import TestTone
 from rayqa.detectors.video_freeze import VideoFreeze
 from rayqa.detectors.video_levels import VideoLevels
+from rayqa.detectors.video_tearing import VideoTearing
 
 REGISTRY: dict[str, type[Detector]] = {
     cls.name: cls for cls in (BlackFrames, VideoFreeze, AudioSilence, DecodeError, DurationMismatch, BlockCorruption, AudioArtifacts,
                 AvSync, AudioClipping, LoudnessOutOfRange, AudioChannelFault, DcOffset, TestTone, SolidColorFrames,
-                LetterboxChange, Blur, FlashPse, FrameStutter, Interlacing, VideoLevels, CaptionFileCheck, CaptionTiming,
+                LetterboxChange, Blur, FlashPse, FrameStutter, VideoTearing, Interlacing, VideoLevels, CaptionFileCheck, CaptionTiming,
                 CaptionReadingSpeed, CaptionSpeechMismatch)
 }
 
