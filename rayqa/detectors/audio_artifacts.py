@@ -26,22 +26,12 @@ from typing import Any
 import numpy as np
 
 from rayqa.detectors.base import Detector
+from rayqa.nets.segments import segment_starts
 from rayqa.types import AudioSpec, Hit, ItemInfo, Window
 
 CLASSES = ("no_defect", "hum", "hiss", "distortion", "clicks")
 DEFECT_OF_CLASS = {"hum": "audio_hum", "hiss": "audio_hiss", "distortion": "audio_distortion", "clicks": "audio_clicks"}
 SAMPLE_RATE = 32000
-
-
-def segment_starts(n_samples: int, segment: int, hop: int) -> list[int]:
-    """Start indices of ``segment``-long segments every ``hop`` samples over ``n_samples``; the last
-    segment ends at the end. Shorter input gives one segment at 0 (to be padded)."""
-    if n_samples <= segment:
-        return [0]
-    starts = list(range(0, n_samples - segment + 1, hop))
-    if starts[-1] + segment < n_samples:
-        starts.append(n_samples - segment)
-    return starts
 
 
 def rms_dbfs(x: np.ndarray) -> float:

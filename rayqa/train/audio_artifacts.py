@@ -573,7 +573,7 @@ def segment_labels(n_samples: int, defect: str, run_s, clicks: np.ndarray, hop_s
     """Starts (samples) of the detector's one-second segments at ``hop_s`` over ``n_samples`` and each
     one's class index: the defect's inside its run (clicks: only a segment that holds a click
     5 ms or more from its edges), no_defect outside it, -1 (not scored) across its edges."""
-    from rayqa.detectors.audio_artifacts import segment_starts
+    from rayqa.nets.segments import segment_starts
     from rayqa.nets.audio_artifacts import SAMPLE_RATE as SR
 
     starts = segment_starts(n_samples, SR, int(hop_s * SR))
@@ -642,7 +642,7 @@ REAL_FORMAT = 1
 def _sim_segment_labels(slots: np.ndarray, clicks: np.ndarray, n_samples: int) -> tuple[list[int], np.ndarray]:
     """The detector's segments (hop 0.5 s) over a simulated scene and their classes (-1: a segment
     across two runs' classes, or a clicks segment without a click)."""
-    from rayqa.detectors.audio_artifacts import segment_starts
+    from rayqa.nets.segments import segment_starts
     from rayqa.nets.audio_artifacts import SAMPLE_RATE as SR
 
     starts = segment_starts(n_samples, SR, SR // 2)
