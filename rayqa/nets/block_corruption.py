@@ -7,7 +7,7 @@ probability per 8x8 region of its input (one H.264 macroblock of a 640x360 frame
 The 2x2 stride-2 convolutions tile the picture exactly, so every map cell is one aligned 8x8 block
 of the input (a macroblock's footprint when the decode is scaled by two). The frame score is the
 mean of the ``top_fraction`` most probable cells: a soft "this much of the frame is corrupt".
-About 0.2 GMAC per 320x180 frame (a ResNet18 at that size is about 2.1); 61 k parameters.
+About 0.19 GMAC per 320x180 frame (a ResNet18 trunk at that size is about 2.2); 107 k parameters.
 """
 
 from __future__ import annotations
