@@ -127,14 +127,12 @@ def _detector(model: str):
 
 def blockdetect(path: str, every: int = 5) -> tuple[np.ndarray, np.ndarray, float]:
     """(pts_time, lavfi.block) of every ``every``-th frame by FFmpeg's blockdetect, and its CPU time."""
-    started = time.process_time()
     t0 = os.times()
     out = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-threads", "1", "-i", path, "-an", "-vf",
                           f"select='not(mod(n\\,{every}))',blockdetect,metadata=mode=print:file=-", "-f", "null", "-"],
                          capture_output=True, text=True, check=True).stdout
     t1 = os.times()
     cpu = (t1.children_user - t0.children_user) + (t1.children_system - t0.children_system)
-    del started
     times = [float(m) for m in re.findall(r"pts_time:([0-9.]+)", out)]
     values = [float(m) for m in re.findall(r"lavfi\.block=([0-9.]+)", out)]
     if len(times) != len(values):
