@@ -276,7 +276,7 @@ def test_evidence_on_request(served):
     assert r.status_code == 200 and "evidence" not in r.json()
     r = requests.post(f"{served['url']}/v1/score?evidence=true", headers=AUTH, timeout=120,
                       files={"file": ("blocky.mp4", served["blocky"].read_bytes(), "video/mp4")},
-                      data={"detectors": "block_corruption"})
+                      data={"detectors": "decode_error,block_corruption"})  # the clip's damage: decode_error's
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["findings"] and len(body["evidence"]) == len(body["findings"])
