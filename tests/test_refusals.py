@@ -67,7 +67,7 @@ def _refused(capsys, code, *needles):
      ["detectors.block_corruption.batch_frames: expected a whole number, got 2.5"]),
     ("[detectors.block_corruption]\nmin_duration_s = \"long\"\n",  # a default of None, but a duration
      ['detectors.block_corruption.min_duration_s: expected a number, got "long"']),
-    ('[detectors.block_corruption]\ndecision = "vote"\n', ["detectors.block_corruption: decision must be one of"]),
+    ("[detectors.block_corruption]\nthreshold = 1.5\n", ["detectors.block_corruption: threshold must be in (0, 1)"]),
     ("[detectors.audio_artifacts]\nthreshold = 2\n", ["detectors.audio_artifacts.threshold: must be <= 1"]),
     ('[detectors.av_sync]\nshots = "cuts"\n', ["detectors.av_sync: shots must be auto, transnetv2 or histogram"]),
     ("[detectors]\nblack_frames = 3\n", ["detectors.black_frames: expected a table"]),

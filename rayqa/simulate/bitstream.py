@@ -332,3 +332,92 @@ def inject_block_corruption(src: str | Path, dst: str | Path, start_s: float, en
     labels = block_labels(times, masks, fps, mode=mode, intensity=float(intensity),
                           packets_damaged=len(damaged), block_size=block, threshold=float(threshold))
     return labels, masks, times
+
+
+# ---------------------------------------------------------------------------------------------
+# Captures and scores
+
+
+def block_score_maps(clean_path: str | Path, corrupt_path: str | Path, block: int = 16) -> tuple[np.ndarray, np.ndarray]:
+    """Like :func:`block_masks`, but the block scores themselves (max over Y, U, V of the mean
+    absolute difference, 0..255; 255 where no corrupt frame exists yet): ``(times_s, scores)``
+    with scores (n, rows, cols) float32. ``scores > threshold`` is :func:`block_masks`' mask."""
+    if not (isinstance(block, int) and block >= 2 and block % 2 == 0):
+        raise SimulationError(f"block corruption: block must be an even integer >= 2, got {block!r}")
+    times, scores = [], []
+    for t, ref, held in _aligned(Path(clean_path), Path(corrupt_path)):
+        if held is None:
+            s = np.full(_grid(ref[0].shape, block), 255.0)
+        else:
+            s = _block_scores(ref, held, block)
+        times.append(t)
+        scores.append(s.astype(np.float32))
+    if not scores:
+        raise SimulationError(f"block corruption: no video frame decoded from {clean_path}")
+    return np.asarray(times), np.stack(scores)
+
+
+def _aligned(clean: Path, corrupt: Path) -> Iterator[tuple[float, list[np.ndarray], list[np.ndarray] | None]]:
+    """(time, clean planes, what a player shows of the corrupt decode at that time, or None)
+    along the clean decode's timeline, as :func:`block_masks` pairs them."""
+    frames = _decoded(corrupt)
+    pending = next(frames, None)
+    held = None
+    try:
+        for t, clean_frame in _decoded(clean):
+            while pending is not None and pending[0] <= t:
+                held = _planes(pending[1])
+                pending = next(frames, None)
+            ref = _planes(clean_frame)
+            if held is not None and held[0].shape != ref[0].shape:
+                raise SimulationError(f"block corruption: frame sizes differ at {float(t):.3f} s: "
+                                      f"{ref[0].shape} clean, {held[0].shape} corrupt")
+            yield float(t), ref, held
+    finally:
+        frames.close()
+
+
+def encode_yuv(path: str | Path, planes: Iterator[list[np.ndarray]], fps: float, crf: float = 23,
+               gop: int = 50, preset: str = "ultrafast") -> Path:
+    """Encode 4:2:0 frames (lists of Y, U, V uint8 planes) to an H.264 MP4, one encoder thread."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".part.mp4")
+    with av.open(str(tmp), "w", format="mp4") as out:
+        vs = None
+        for i, (y, u, v) in enumerate(planes):
+            if vs is None:
+                vs = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+                vs.width, vs.height, vs.pix_fmt = y.shape[1], y.shape[0], "yuv420p"
+                vs.options = {"g": str(gop), "preset": preset, "crf": f"{crf:g}", "threads": "1"}
+            frame = av.VideoFrame(y.shape[1], y.shape[0], "yuv420p")
+            for plane, arr in zip(frame.planes, (y, u, v)):
+                buf = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)
+                buf[: arr.shape[0], : arr.shape[1]] = arr
+            frame.pts = i
+            for p in vs.encode(frame):
+                out.mux(p)
+        if vs is None:
+            raise SimulationError(f"block corruption: no frame to encode into {path}")
+        for p in vs.encode():
+            out.mux(p)
+    os.replace(tmp, path)
+    return path
+
+
+def capture(clean_path: str | Path, corrupt_path: str | Path, dst: str | Path, crf: float = 20,
+            gop: int = 50, preset: str = "ultrafast") -> Path:
+    """A *capture* of a corrupt file: what a player shows of its decode (the frame of each clean
+    timestamp, held over where the decoder withheld or refused one, as :func:`block_masks` pairs
+    them) re-encoded cleanly to ``dst`` at ``crf``. The damage is baked into the picture; the new
+    bitstream is intact, so no decoder reports anything. Frames before the first corrupt one are
+    the clean ones (a capture device shows the last good picture). The masks of
+    :func:`block_masks` (clean, corrupt) are the capture's masks: same frames, same times."""
+    with av.open(str(clean_path), metadata_errors="ignore") as c:
+        vs = c.streams.video[0]
+        rate = vs.average_rate or vs.guessed_rate or vs.base_rate or 25
+
+    def shown():
+        for _, ref, held in _aligned(Path(clean_path), Path(corrupt_path)):
+            yield [np.clip(p, 0, 255).astype(np.uint8) for p in (held if held is not None else ref)]
+
+    return encode_yuv(dst, shown(), float(rate), crf=crf, gop=gop, preset=preset)
