@@ -384,9 +384,16 @@ def evaluate(net, val: dict, calib: list[np.ndarray], cfg: TrainConfig, threshol
 
 
 def _events(flags: np.ndarray, min_samples: int) -> int:
-    from rayqa.detectors.base import runs
-
-    return sum(1 for a, b in runs(flags) if b - a >= min_samples)
+    """Runs of at least ``min_samples`` flagged samples (the detector's event rule; training
+    imports nothing of the detectors)."""
+    count = length = 0
+    for flagged in [*np.asarray(flags, bool).tolist(), False]:
+        if flagged:
+            length += 1
+        else:
+            count += length >= min_samples
+            length = 0
+    return count
 
 
 def _log(msg: str) -> None:
