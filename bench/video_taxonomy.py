@@ -39,7 +39,7 @@ from rayqa.detectors import REGISTRY  # noqa: E402
 from rayqa.simulate import video as sv  # noqa: E402
 from rayqa.synth import encode  # noqa: E402
 from rayqa.types import ItemInfo  # noqa: E402
-from video_taxonomy_media import scene_frames, windows  # noqa: E402
+from video_taxonomy_media import encode_superwhite, scene_frames, windows  # noqa: E402
 
 NEW = ("solid_color_frames", "letterbox_change", "blur", "flash_pse", "frame_stutter", "video_tearing")
 OLD = ("black_frames", "video_freeze")
@@ -193,28 +193,9 @@ FFMPEG_PAIRS = {"interlacing": "idet", "blur": "blurdetect", "letterbox_change":
 
 
 def _encode_yuv(path: Path, frames: np.ndarray, superwhite: tuple[int, int] | None) -> Path:
-    """H.264 (as rayqa.synth.encode) with the top quarter of frames ``superwhite`` [a, b) coded at
-    Y = 250 (super-white: outside the 16..235 broadcast range)."""
-    import av
-
-    container = av.open(str(path), "w", format="mp4")
-    vs = container.add_stream("libx264", rate=FPS)
-    h, w = frames.shape[1:3]
-    vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
-    vs.options = {"g": "50", "preset": "ultrafast", "crf": "23", "threads": "1"}
-    for i, img in enumerate(frames):
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24").reformat(format="yuv420p")
-        if superwhite and superwhite[0] <= i < superwhite[1]:
-            planar = frame.to_ndarray()
-            planar[: h // 4] = 250
-            frame = av.VideoFrame.from_ndarray(planar, format="yuv420p")
-        frame.pts = i
-        for pkt in vs.encode(frame):
-            container.mux(pkt)
-    for pkt in vs.encode():
-        container.mux(pkt)
-    container.close()
-    return path
+    """H.264 (as rayqa.synth.encode, crf 23) with the top quarter of frames ``superwhite`` [a, b)
+    coded at Y = 250 (super-white: outside the 16..235 broadcast range)."""
+    return encode_superwhite(path, frames, superwhite, FPS, crf=23)
 
 
 def _inject_ffmpeg_set(name: str, frames: np.ndarray, rng: np.random.Generator, seconds: float):

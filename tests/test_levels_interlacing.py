@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
@@ -14,7 +13,7 @@ from rayqa import media, runner
 from rayqa.detectors.interlacing import Interlacing, comb_ratio
 from rayqa.detectors.video_levels import VideoLevels, out_of_range_shares
 from rayqa.simulate import video as sv
-from video_taxonomy_media import scene_frames
+from video_taxonomy_media import encode_superwhite, scene_frames
 
 FPS = 25
 
@@ -46,24 +45,7 @@ def test_comb_ratio_sees_woven_fields_in_motion_and_not_still_stripes():
 
 def _write_yuv(path: Path, frames_rgb: np.ndarray, superwhite: tuple[int, int] | None = None) -> Path:
     """H.264 from RGB frames, with the top quarter of frames ``superwhite`` [a, b) at Y = 250."""
-    container = av.open(str(path), "w", format="mp4")
-    vs = container.add_stream("libx264", rate=FPS)
-    h, w = frames_rgb.shape[1:3]
-    vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
-    vs.options = {"g": "50", "preset": "ultrafast", "crf": "18", "threads": "1"}
-    for i, img in enumerate(frames_rgb):
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24").reformat(format="yuv420p")
-        if superwhite and superwhite[0] <= i < superwhite[1]:
-            planar = frame.to_ndarray()
-            planar[: h // 4] = 250  # the top quarter of the picture at super-white
-            frame = av.VideoFrame.from_ndarray(planar, format="yuv420p")
-        frame.pts = i
-        for p in vs.encode(frame):
-            container.mux(p)
-    for p in vs.encode():
-        container.mux(p)
-    container.close()
-    return path
+    return encode_superwhite(path, frames_rgb, superwhite, FPS, crf=18)
 
 
 def _scan_one(path: Path, det) -> list:

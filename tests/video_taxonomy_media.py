@@ -93,3 +93,29 @@ def windows(frames: np.ndarray, fps: float, spec: VideoSpec, window_s: float = 8
         out.append(Window(item_id, t0, t1, video={spec.key: VideoFrames(times[sel], small[sel], idx[sel])}))
         t0 = t1
     return out
+
+
+def encode_superwhite(path, frames_rgb: np.ndarray, superwhite: tuple[int, int] | None = None, fps: int = 25,
+                      crf: int = 18):
+    """H.264 (yuv420p, GOP 50) from RGB frames, with the top quarter of frames ``superwhite`` [a, b)
+    coded at Y = 250 (super-white: outside the 16..235 broadcast range); returns ``path``."""
+    import av
+
+    container = av.open(str(path), "w", format="mp4")
+    vs = container.add_stream("libx264", rate=fps)
+    h, w = frames_rgb.shape[1:3]
+    vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+    vs.options = {"g": "50", "preset": "ultrafast", "crf": str(crf), "threads": "1"}
+    for i, img in enumerate(frames_rgb):
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24").reformat(format="yuv420p")
+        if superwhite and superwhite[0] <= i < superwhite[1]:
+            planar = frame.to_ndarray()
+            planar[: h // 4] = 250
+            frame = av.VideoFrame.from_ndarray(planar, format="yuv420p")
+        frame.pts = i
+        for pkt in vs.encode(frame):
+            container.mux(pkt)
+    for pkt in vs.encode():
+        container.mux(pkt)
+    container.close()
+    return path

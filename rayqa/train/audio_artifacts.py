@@ -277,6 +277,14 @@ DATA_FORMAT = 2  # 1: log-mel of aligned segments; 2: decoded waveforms, slot cl
 SIM_KEYS = ("seed", "items", "scene_s", "clean_share", "silence_share", "level_range_dbfs", "eq_share")
 
 
+def _cached(path: Path, marker: Path, sim: dict) -> dict | None:
+    """The arrays saved in ``path`` when ``marker`` (JSON) says they were made with settings ``sim``."""
+    if path.is_file() and marker.is_file() and json.loads(marker.read_text()).get("config") == sim:
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+    return None
+
+
 def make_data(folder: Path, cfg: TrainConfig, log=print) -> dict:
     """Simulate the scenes into ``folder/scenes.npz`` unless a set made with the same simulation
     settings is already there; returns the arrays: ``wave`` (scenes, samples) float32, ``slots``
@@ -284,11 +292,10 @@ def make_data(folder: Path, cfg: TrainConfig, log=print) -> dict:
     path = folder / "scenes.npz"
     sim = {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(cfg).items() if k in SIM_KEYS}
     sim["format"] = DATA_FORMAT
-    if path.is_file() and (folder / "simulation.json").is_file():
-        if json.loads((folder / "simulation.json").read_text()).get("config") == sim:
-            log(f"training data: reusing {path}")
-            with np.load(path) as z:
-                return {k: z[k] for k in z.files}
+    got = _cached(path, folder / "simulation.json", sim)
+    if got is not None:
+        log(f"training data: reusing {path}")
+        return got
     folder.mkdir(parents=True, exist_ok=True)
     log(f"training data: simulating {cfg.items} scenes of {cfg.scene_s:g} s into {path} (seed {cfg.seed})")
     started = time.perf_counter()
@@ -604,10 +611,10 @@ def make_real_data(folder: Path, cfg: "TrainConfig", log=print) -> dict:
     gone = real.missing(("music", "voice", "ambience"))
     if gone:
         raise ValueError(f"real sources missing ({', '.join(gone)}): install them with `make real-media`")
-    if path.is_file() and (folder / "real.json").is_file() and json.loads((folder / "real.json").read_text()).get("config") == sim:
+    got = _cached(path, folder / "real.json", sim)
+    if got is not None:
         log(f"real training data: reusing {path}")
-        with np.load(path) as z:
-            return {k: z[k] for k in z.files}
+        return got
     folder.mkdir(parents=True, exist_ok=True)
     log(f"real training data: {count} windows of {REAL_WINDOW_S:g} s from the train recordings into {path}")
     started = time.perf_counter()
