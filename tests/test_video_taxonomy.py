@@ -79,8 +79,9 @@ def test_solid_mask_flat_colours_but_not_black_or_dark_texture():
     logo = np.full((1, 54, 96, 3), (200, 0, 200), np.uint8); logo[:, :5, :10] = 255  # magenta, a small bug
     black = np.full((1, 54, 96, 3), 4, np.uint8)
     dark_texture = rng.integers(0, 60, (1, 54, 96, 3)).astype(np.uint8)
-    frames = np.concatenate([green, grey, logo, black, dark_texture])
-    assert solid_mask(frames, 10, 0.98, 0.10 * 255).tolist() == [True, True, True, False, False]
+    blue = np.full((1, 54, 96, 3), (0, 0, 255), np.uint8)  # "no input": BT.709 luma 18, BT.601 29
+    frames = np.concatenate([green, grey, logo, black, dark_texture, blue])
+    assert solid_mask(frames, 10, 0.98, 0.10 * 255).tolist() == [True, True, True, False, False, True]
 
 
 def test_solid_color_found_at_its_time(clean, info):

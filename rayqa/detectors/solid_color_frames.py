@@ -3,8 +3,8 @@ decoder output, a flat grey, a blue "no input" screen).
 
 A frame is solid when nearly every pixel (``picture_threshold``, as blackdetect's pic_th) lies
 within ``pixel_tolerance`` of the frame's median colour in every channel, and that colour is
-brighter than black (its luma above ``min_luma``: darker is ``black_frames``' finding). A dark
-but textured scene fails the first test, a black one the second.
+brighter than black (its luma by BT.709 or BT.601 above ``min_luma``: darker is
+``black_frames``' finding). A dark but textured scene fails the first test, a black one the second.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from rayqa.types import Hit, ItemInfo, VideoSpec, Window
 # Every frame up to 60 fps, small RGB: shared with flash_pse and frame_stutter (decoded once).
 NATIVE_RGB = VideoSpec(fps=60.0, width=96, height=54, gray=False, from_planes=True)
 LUMA_709 = np.array([0.2126, 0.7152, 0.0722])
+LUMA_601 = np.array([0.299, 0.587, 0.114])
 
 
 def uniformity(frames: np.ndarray, pixel_tolerance: float) -> tuple[np.ndarray, np.ndarray]:
@@ -46,7 +47,10 @@ def solid_mask(frames: np.ndarray, pixel_tolerance: float, picture_threshold: fl
         cand = cand[share_s >= picture_threshold - 0.03]
     if len(cand):
         share, median = uniformity(frames[cand], pixel_tolerance)
-        out[cand] = (share >= picture_threshold) & (median @ LUMA_709 > min_luma)
+        # Brighter than black by either matrix: black_frames reads the coded luma, which is BT.601's
+        # for most streams, and pure blue (BT.709 luma 18, BT.601 29) fell between the two rules.
+        luma = np.maximum(median @ LUMA_709, median @ LUMA_601)
+        out[cand] = (share >= picture_threshold) & (luma > min_luma)
     return out
 
 
@@ -54,7 +58,7 @@ class SolidColorFrames(Detector):
     name = "solid_color_frames"
     defects = ("solid_color_frames",)
     video = NATIVE_RGB
-    version = "2"
+    version = "3"
     defaults = {
         "pixel_tolerance": 10,  # 0..255 per channel: encoder noise on a flat colour stays well inside
         # Share of pixels at the colour (a small logo may remain). 0.98 took plain title cards with a
