@@ -25,18 +25,25 @@ class PeakMemory:
 
     - ``workers_total``: all Ray workers together; ``worker``: the largest single worker, and
       ``worker_name``: what it was running (its ``ray::`` title);
+    - ``worker_growth``: the most any one worker grew over what it held when the block began
+      (a worker Ray reuses may still hold what an earlier job left in its heap: that is not this
+      block's; a worker started during the block grows from 0);
     - ``raylet``: the raylets (object-store pages included); ``driver``: this process.
     """
 
     def __init__(self, interval_s: float = 0.25):
         self.interval_s = interval_s
-        self.workers_total = self.worker = self.raylet = self.driver = 0
+        self.workers_total = self.worker = self.raylet = self.driver = self.worker_growth = 0
         self.worker_name = ""
+        self._start: dict[str, int] | None = None  # worker pid -> RSS at the first sample
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="rayqa-peak-memory")
 
     def sample(self) -> None:
         total = raylet = 0
+        first = self._start is None
+        if first:
+            self._start = {}
         for pid in filter(str.isdigit, os.listdir("/proc")):
             try:
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -46,6 +53,9 @@ class PeakMemory:
                 elif (exe.startswith(b"ray::") and exe not in _AGENTS) or b"default_worker.py" in cmd:
                     rss = _rss(pid)
                     total += rss
+                    if first:
+                        self._start[pid] = rss
+                    self.worker_growth = max(self.worker_growth, rss - self._start.get(pid, 0))
                     if rss > self.worker:
                         self.worker = rss
                         self.worker_name = exe.decode(errors="replace")[:120]

@@ -175,6 +175,8 @@ def test_two_hour_item_scans_in_bounded_memory(ray_local, tmp_path):
     # The whole item was scanned: its last minute's black stretch is found, and the seams between
     # the copied minutes are not mistaken for defects.
     assert list(zip(findings["defect"], findings["start_s"].round())) == [("black_frames", 7170)]
-    assert 0 < mem.worker < 2 * 2**30, (mem.worker, mem.worker_name)
+    # What the scan made a worker hold: an idle worker Ray reuses may still hold an earlier test's
+    # heap (2.3 GB of it once, in a full run), which is not this scan's.
+    assert 0 < mem.worker_growth < 2 * 2**30, (mem.worker_growth, mem.worker, mem.worker_name)
     assert 0 < mem.raylet < 1.5 * 2**30  # 900 windows streamed through, not held
     assert mem.driver - before.driver < 300 * 2**20
