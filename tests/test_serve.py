@@ -267,7 +267,9 @@ def test_a_two_hour_file_scores_within_the_scans_memory_bound(served, tmp_path):
     assert body["item"]["duration_s"] == pytest.approx(7200, abs=1)
     black = [f for f in body["findings"] if f["defect"] == "black_frames"]
     assert [(round(f["start_s"]), round(f["end_s"])) for f in black] == [(7170, 7175)]
-    assert mem.worker < 2 * 2**30, f"largest Ray process {mem.worker / 2**20:.0f} MiB ({mem.worker_name})"
+    # What scoring made a Ray process hold (a reused idle worker may keep an earlier test's heap)
+    assert mem.worker_growth < 2 * 2**30, (f"a Ray process grew {mem.worker_growth / 2**20:.0f} MiB; largest "
+                                           f"{mem.worker / 2**20:.0f} MiB ({mem.worker_name})")
 
 
 def test_evidence_on_request(served):
