@@ -55,6 +55,11 @@ class Scaler:
         """swscale's default (bilinear) RGB: the pixels ``frame.reformat(width, height, "rgb24")`` gives."""
         return self._sws.reformat(frame, width, height, "rgb24", threads=1).to_ndarray()
 
+    def gray(self, frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
+        """swscale's gray: the pixels ``frame.reformat(width, height, "gray")`` gives (formats whose
+        luma plane cannot be sampled directly)."""
+        return self._sws.reformat(frame, width, height, "gray", threads=1).to_ndarray()
+
     def rgb_area(self, frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
         """RGB averaged over each output pixel's footprint (swscale's area filter), from the stream's
         own matrix (BT.709 where it says so, else BT.601) and range: 0.14 ms for 640x360 → 96x54."""
@@ -107,7 +112,7 @@ def frame_to_spec(frame: av.VideoFrame, spec: VideoSpec, scaler: Scaler | None =
         if plane is not None:
             small = scale_nearest(plane[0], spec.width, spec.height)  # scale first: convert few pixels
             return limited_to_full(small) if plane[1] else np.ascontiguousarray(small)
-        return frame.reformat(spec.width, spec.height, "gray").to_ndarray()
+        return scaler.gray(frame, spec.width, spec.height)
     return scaler.rgb(frame, spec.width, spec.height)
 
 
