@@ -224,8 +224,9 @@ def build_dataset(todo: pd.DataFrame, cfg: ScanConfig, dsp_dets: list[Detector],
     would retry forever); a block that still fails is skipped rather than failing the scan, and its
     items are the ones :func:`scan_passes` scans again. ``isolated``: one item per block and one
     window per batch, so a failure takes no other item's windows with it. ``run_detectors=False``
-    plans and decodes exactly what the detectors need but runs none of them (the benchmarks'
-    decode-only baseline; rows keep their decoded windows).
+    plans and decodes exactly what the detectors need but runs none of them, and drops the decoded
+    windows where they were decoded, as the scan's in-decode detectors do (the benchmarks'
+    decode-only baseline: rows keep their profile, not their frames).
     """
     import ray
 
@@ -237,6 +238,7 @@ def build_dataset(todo: pd.DataFrame, cfg: ScanConfig, dsp_dets: list[Detector],
     pools = cfg.plan_pools([d.name for d in dsp_dets], [d.name for d in model_dets], resources.get("CPU", 0),
                            resources.get("GPU", 0), use_gpu) if run_detectors else []
     task_retries = {"max_retries": r.max_task_retries}
+    decode_cpus = r.decode_cpus(bool(pools))
     actor_retries = {"max_restarts": -1, "max_task_retries": r.max_task_retries}
     # Ray 2.60 takes retry bounds only through **ray_remote_args, which it warns will go in 2.64.
     warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated", category=DeprecationWarning)
@@ -250,7 +252,7 @@ def build_dataset(todo: pd.DataFrame, cfg: ScanConfig, dsp_dets: list[Detector],
     ds = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / per_block)))
     ds = ds.flat_map(plan_item, fn_kwargs={"window_s": cfg.decode.window_s,
                                            "max_windows": cfg.decode.max_windows_per_item},
-                     num_cpus=r.decode_num_cpus, **task_retries)
+                     num_cpus=decode_cpus, **task_retries)
     # An item's windows leave the planner as one block; split it (streaming, no shuffle) so a long
     # item's windows are decoded by several tasks at once, on any node.
     ds = ds.repartition(target_num_rows_per_block=1 if isolated else r.decode_task_windows)
@@ -260,14 +262,15 @@ def build_dataset(todo: pd.DataFrame, cfg: ScanConfig, dsp_dets: list[Detector],
     split_op = getattr(getattr(ds, "_logical_plan", None), "dag", None)
     if split_op is not None and hasattr(split_op, "ray_remote_args"):  # a frozen dataclass in Ray 2.60
         object.__setattr__(split_op, "ray_remote_args",
-                           {**(split_op.ray_remote_args or {}), "num_cpus": r.decode_num_cpus, **task_retries})
+                           {**(split_op.ray_remote_args or {}), "num_cpus": decode_cpus, **task_retries})
     dsp_in_decode = run_detectors and bool(dsp_dets) and r.dsp_pool == "decode"
     dsp = {"names": [d.name for d in dsp_dets], "overrides": cfg.detectors, "drop_media": not model_dets}
     ds = ds.map_batches(decode_batch, fn_kwargs={"video_specs": video_specs, "audio_specs": audio_specs,
                                                  "backend": cfg.decode.video_backend,
-                                                 "dsp": dsp if dsp_in_decode else None},
+                                                 "dsp": dsp if dsp_in_decode else None,
+                                                 "drop_media": not run_detectors},
                         batch_size=1 if isolated else r.decode_batch_windows, batch_format="pandas",
-                        num_cpus=r.decode_num_cpus, **task_retries)
+                        num_cpus=decode_cpus, **task_retries)
     for i, p in enumerate(pools):
         ds = ds.map_batches(
             DetectStage,

@@ -155,10 +155,15 @@ class DetectStage:
         return rows
 
 
-def decode_batch(batch: pd.DataFrame, video_specs, audio_specs, backend: str, dsp: dict | None = None) -> pd.DataFrame:
+def decode_batch(batch: pd.DataFrame, video_specs, audio_specs, backend: str, dsp: dict | None = None,
+                 drop_media: bool = False) -> pd.DataFrame:
     """Decode a batch of windows; with ``dsp`` (DetectStage arguments) also run the signal-processing
-    detectors right here, where the frames already are."""
+    detectors right here, where the frames already are. ``drop_media``: no detector runs, and the
+    decoded windows are dropped here as the in-decode detectors drop theirs (decoding's own cost)."""
     rows = DecodeStage(video_specs, audio_specs, backend).decode_rows(from_frame(batch))
     if dsp:
         rows = DetectStage(**dsp).detect_rows(rows)  # on the decoded windows, no pickling round trip
+    elif drop_media:
+        for r in rows:
+            r["media"] = None
     return to_frame(rows)

@@ -223,6 +223,67 @@ def test_area_rgb_gives_the_colours_of_each_matrix_and_range_and_kept_swscale_th
         assert np.array_equal(scaler.rgb(frame, 32, 18), frame.reformat(32, 18, "rgb24").to_ndarray())
 
 
+def test_kept_luma_sampling_gives_the_nearest_samples_and_range_conversion_it_replaced():
+    """``Scaler.luma`` (indices and a table kept between frames) gives exactly the pixels of
+    ``scale_nearest`` then ``limited_to_full`` on limited-range frames and the plane as it is on
+    full-range ones, for sizes whose rows are padded; None where there is no 8-bit luma plane."""
+    import av
+
+    from rayqa.media.convert import Scaler
+
+    rng = np.random.default_rng(0)
+    scaler = Scaler()
+    for fmt, (w, h) in (("yuv420p", (642, 362)), ("yuvj420p", (640, 360)), ("yuv444p", (321, 181)), ("gray", (200, 100))):
+        for _ in range(2):  # the second frame reuses the kept indices
+            frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), "rgb24").reformat(format=fmt)
+            y, limited = media.luma_plane(frame)
+            want = media.scale_nearest(y, 160, 90)
+            want = media.limited_to_full(want) if limited else want
+            got = scaler.luma(frame, 160, 90)
+            assert got.dtype == np.uint8 and np.array_equal(got, want), fmt
+    ten = av.VideoFrame.from_ndarray(np.zeros((90, 160, 3), np.uint8), "rgb24").reformat(format="yuv420p10le")
+    assert scaler.luma(ten, 80, 45) is None
+
+
+def test_multichannel_audio_at_its_own_rate_is_taken_as_decoded(tmp_path):
+    """48 kHz float-planar AAC asked for as 48 kHz multichannel skips swresample and gives the
+    samples it would have given; the mono 16 kHz spec still resamples."""
+    import av
+
+    from rayqa.media.pyav_source import _AudioAcc
+    from rayqa.synth import ClipSpec, write_clip
+    from rayqa.types import AudioSpec
+
+    clip = tmp_path / "a.mp4"
+    write_clip(clip, ClipSpec(duration_s=3, width=160, height=90, seed=2))
+    multi, mono = AudioSpec(48000, mono=False), AudioSpec(16000)
+    accs = [_AudioAcc(multi, 2), _AudioAcc(mono, 2)]
+    reference = av.AudioResampler(format="flt", layout=None, rate=48000)
+    ref_chunks = []
+    with av.open(str(clip)) as c:
+        for frame in c.decode(audio=0):
+            assert frame.format.name == "fltp" and frame.sample_rate == 48000
+            for acc in accs:
+                acc.add(frame, frame.time)
+            for out in reference.resample(frame):
+                ref_chunks.append(out.to_ndarray().reshape(-1, out.layout.nb_channels).T)
+    got = accs[0].cut(0.0, 3.0).samples
+    want = np.concatenate(ref_chunks, axis=1)[:, : got.shape[1]]
+    assert accs[0]._direct and not accs[1]._direct
+    assert got.shape[0] == 2 and got.shape[1] >= 47000 and np.array_equal(got, want)
+    assert accs[1].cut(0.0, 3.0).samples.shape[0] == 1
+
+
+def test_decode_tasks_take_a_whole_cpu_unless_detector_pools_share_the_cluster():
+    r = ScanConfig().resources
+    assert r.decode_num_cpus == "auto" and r.decode_cpus(False) == 1.0 and r.decode_cpus(True) == 0.5
+    assert ScanConfig().merged({"resources": {"decode_num_cpus": 0.25}}).resources.decode_cpus(False) == 0.25
+    with pytest.raises(ConfigError, match="decode_num_cpus"):
+        ScanConfig().merged({"resources": {"decode_num_cpus": "all"}})
+    # Three learned pools on 2 CPUs still fit beside half-CPU decoders.
+    ScanConfig().plan_pools([], ["block_corruption", "audio_artifacts", "av_sync"], 2, 0, use_gpu=False)
+
+
 def test_probe_reads_the_metadata_a_qc_engineer_filters_on(tmp_path):
     from rayqa.media import probe
     from rayqa.synth import ClipSpec, write_clip

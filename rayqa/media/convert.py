@@ -29,6 +29,9 @@ def limited_to_full(y: np.ndarray) -> np.ndarray:
     return np.clip((y.astype(np.int32) - 16) * 255 // 219, 0, 255).astype(np.uint8)
 
 
+_LIMITED_TO_FULL = limited_to_full(np.arange(256, dtype=np.uint8))  # the same mapping as a table
+
+
 def scale_nearest(img: np.ndarray, width: int, height: int) -> np.ndarray:
     """Nearest-neighbour resize, sampling pixel centres: cheap and enough for frame statistics."""
     h, w = img.shape[:2]
@@ -50,6 +53,26 @@ class Scaler:
         from av.video.reformatter import VideoReformatter
 
         self._sws = VideoReformatter()
+        self._picks: dict[tuple, np.ndarray] = {}
+
+    def luma(self, frame: av.VideoFrame, width: int, height: int) -> np.ndarray | None:
+        """Full-range gray at ``width`` x ``height``: nearest samples of the 8-bit luma plane (the
+        pixels ``scale_nearest`` then ``limited_to_full`` give), as two gathers through indices
+        and a table kept between frames; None where the luma plane cannot be sampled directly."""
+        plane = luma_plane(frame)
+        if plane is None:
+            return None
+        y, limited = plane
+        line = frame.planes[0].line_size
+        key = (y.shape, line, width, height)
+        pick = self._picks.get(key)
+        if pick is None:
+            h, w = y.shape
+            ys = ((np.arange(height) + 0.5) * h / height).astype(np.intp)
+            xs = ((np.arange(width) + 0.5) * w / width).astype(np.intp)
+            pick = self._picks[key] = ys[:, None] * line + xs[None, :]
+        small = np.frombuffer(frame.planes[0], np.uint8).take(pick)
+        return _LIMITED_TO_FULL.take(small) if limited else small
 
     def rgb(self, frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
         """swscale's default (bilinear) RGB: the pixels ``frame.reformat(width, height, "rgb24")`` gives."""
@@ -108,11 +131,8 @@ def frame_to_spec(frame: av.VideoFrame, spec: VideoSpec, scaler: Scaler | None =
     if not spec.gray and spec.from_planes:
         return scaler.rgb_area(frame, spec.width, spec.height)
     if spec.gray:
-        plane = luma_plane(frame)
-        if plane is not None:
-            small = scale_nearest(plane[0], spec.width, spec.height)  # scale first: convert few pixels
-            return limited_to_full(small) if plane[1] else np.ascontiguousarray(small)
-        return scaler.gray(frame, spec.width, spec.height)
+        small = scaler.luma(frame, spec.width, spec.height)  # scale first: convert few pixels
+        return small if small is not None else scaler.gray(frame, spec.width, spec.height)
     return scaler.rgb(frame, spec.width, spec.height)
 
 

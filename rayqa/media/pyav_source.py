@@ -49,6 +49,8 @@ class _AudioAcc:
         self.chunks: list[np.ndarray] = []
         self.start_s: float | None = None
         self.convert_s = 0.0
+        self._data: np.ndarray | None = None
+        self._direct: bool | None = None
 
     def add(self, frame: av.AudioFrame, t: float) -> None:
         started = time.perf_counter()
@@ -56,10 +58,21 @@ class _AudioAcc:
         self.convert_s += time.perf_counter() - started
 
     def _add(self, frame: av.AudioFrame, t: float) -> None:
-        for out in self.resampler.resample(frame):
-            arr = out.to_ndarray()  # packed flt: (1, n*channels)
-            ch = out.layout.nb_channels
-            arr = arr.reshape(-1, ch).T if ch > 1 else arr.reshape(1, -1)
+        if self._direct is None:
+            # Already what was asked (every channel, float planar, this rate): swresample would copy
+            # it sample for sample (same values), so the planes are taken as they are. Decided on
+            # the first frame, so a stream never mixes the two paths.
+            self._direct = (not self.spec.mono and frame.format.name == "fltp"
+                            and frame.sample_rate == self.spec.sample_rate)
+        if self._direct and frame.format.name == "fltp" and frame.sample_rate == self.spec.sample_rate:
+            outs = [frame.to_ndarray()]
+        else:
+            outs = []
+            for out in self.resampler.resample(frame):
+                arr = out.to_ndarray()  # packed flt: (1, n*channels)
+                ch = out.layout.nb_channels
+                outs.append(arr.reshape(-1, ch).T if ch > 1 else arr.reshape(1, -1))
+        for arr in outs:
             if self.start_s is None:
                 self.start_s = t
             self.chunks.append(arr)
@@ -68,7 +81,10 @@ class _AudioAcc:
         sr = self.spec.sample_rate
         if not self.chunks or self.start_s is None:
             return AudioSamples(t0, sr, np.zeros((1, 0), np.float32))
-        data = np.concatenate(self.chunks, axis=1)
+        if self._data is None:  # joined once, cut for every window of the run
+            self._data = np.concatenate(self.chunks, axis=1)
+            self.chunks = [self._data]
+        data = self._data
         a = max(0, int(round((t0 - self.start_s) * sr)))
         b = max(a, int(round((t1 - self.start_s) * sr)))
         start = self.start_s + a / sr
