@@ -281,24 +281,111 @@ def _ffmpeg_events(kind: str, rows: list[tuple[float, dict]], threshold, width: 
     if kind == "signalstats":
         v = np.array([float(r[1].get("lavfi.signalstats.BRNG", "nan")) for r in rows])
         return _spans(t, v > threshold, 1 / FPS, 0.4, 1.0)
+    if kind == "photosensitivity":  # its own decision: frames it dims (factor < 1); or badness over a threshold
+        if threshold is None:
+            mask = np.array([float(r[1].get("lavfi.photosensitivity.factor", "1")) < 0.999 for r in rows])
+        else:
+            mask = np.array([float(r[1].get("lavfi.photosensitivity.badness", "0")) >= threshold for r in rows])
+        return _spans(t, mask, 1 / FPS, 0.0, 1.0)
     raise ValueError(kind)
 
 
-def _score(events_by_item: dict, labels: dict, hours: float) -> dict:
+def _score(events_by_item: dict, labels: dict, hours: float, clean: dict | None = None, tolerance_s: float = 0.2) -> dict:
+    """Event scores of ``events_by_item`` (item → [(start, end)]) against ``labels`` (item → (start,
+    end)): recall by overlap and with both edges within ``tolerance_s``, precision, false alarms per
+    ``hours``; with ``clean`` (item → seconds of the clean items), false alarms on those per hour."""
     found = total = false = exact = 0
     for item, evs in events_by_item.items():
         lab = labels.get(item)
         if lab is not None:
             total += 1
             found += any(s < lab[1] and e > lab[0] for s, e in evs)
-            exact += any(abs(s - lab[0]) <= 0.2 and abs(e - lab[1]) <= 0.2 for s, e in evs)
+            exact += any(abs(s - lab[0]) <= tolerance_s and abs(e - lab[1]) <= tolerance_s for s, e in evs)
         false += sum(1 for s, e in evs if lab is None or not (s < lab[1] and e > lab[0]))
     findings = sum(len(v) for v in events_by_item.values())
     prec = (findings - false) / findings if findings else float("nan")
     rec = found / total if total else float("nan")
-    return {"labels": total, "recall": rec, "edges_within_0.2s": exact, "findings": findings, "false": false,
-            "precision": prec, "false_alarms_per_hour": false / hours,
-            "f1": 0.0 if not findings or not found else 2 * prec * rec / (prec + rec)}
+    out = {"labels": total, "recall": rec, "edges_within_0.2s": exact, "findings": findings, "false": false,
+           "precision": prec, "false_alarms_per_hour": false / hours,
+           "f1": 0.0 if not findings or not found else 2 * prec * rec / (prec + rec)}
+    if clean is not None:
+        clean_false = sum(len(events_by_item.get(i, [])) for i in clean)
+        out.update(recall_within_tolerance=exact / total if total else float("nan"), tolerance_s=tolerance_s,
+                   clean_false=clean_false, false_alarms_per_clean_hour=clean_false / max(sum(clean.values()) / 3600, 1e-9))
+    return out
+
+
+# Each filter as it runs on a file (the key names its rows in :func:`ffmpeg_rows`' answer; idet
+# runs as ``idet_<intl_thres>``).
+FFMPEG_FILTERS = {
+    "blurdetect": "blurdetect", "cropdetect": "cropdetect",
+    "cropdetect_reset1": "cropdetect=reset=1:round=2", "signalstats": "signalstats=stat=brng",
+    "photosensitivity": "photosensitivity",
+}
+IDET_GRID = (1.04, 1.2, 1.5, 2.0)  # intl_thres; 1.04 is the default
+
+
+def ffmpeg_rows(path: str, keys) -> dict[str, list]:
+    """FFmpeg's per-frame output for the filters ``keys`` name (FFMPEG_FILTERS, or ``idet_<thres>``)."""
+    out = {}
+    for key in keys:
+        if key.startswith("idet_"):
+            thr = float(key.split("_", 1)[1])
+            out[key] = _ffmpeg_metadata(path, "idet" if thr == 1.04 else f"idet=intl_thres={thr}")
+        else:
+            out[key] = _ffmpeg_metadata(path, FFMPEG_FILTERS[key])
+    return out
+
+
+def score_ffmpeg(ff_rows: dict[str, dict], labels: dict[str, dict], seconds: dict[str, float], width: int, height: int,
+                 clean: dict | None = None) -> dict:
+    """Each FFmpeg filter at its defaults and at the setting of a small grid that scores best (F1),
+    over the items that have its rows (``ff_rows[item][key]``); ``labels[defect][item] = (start,
+    end)``; ``seconds[item]``: each item's length (false alarms per hour over the filter's items);
+    ``clean``: item → seconds of the clean items, for false alarms per clean hour."""
+    def over(key):
+        items = [i for i in ff_rows if key in ff_rows[i]]
+        return items, sum(seconds[i] for i in items) / 3600
+
+    def sc(key, kind, threshold, defect, rows_key=None):
+        items, hours = over(rows_key or key)
+        cl = None if clean is None else {i: clean[i] for i in items if i in clean}
+        return _score({i: _ffmpeg_events(kind, ff_rows[i][rows_key or key], threshold, width, height) for i in items},
+                      labels[defect], hours, cl)
+
+    out: dict = {}
+    if over("idet_1.04")[0]:
+        grid = {thr: sc(f"idet_{thr}", "idet", None, "interlacing") for thr in IDET_GRID if over(f"idet_{thr}")[0]}
+        best = max(grid, key=lambda t: grid[t]["f1"])
+        out["idet"] = {"default": {"setting": "intl_thres=1.04", **grid[1.04]},
+                       "best": {"setting": f"intl_thres={best}", **grid[best]}}
+    if over("blurdetect")[0]:
+        items, _ = over("blurdetect")
+        allv = np.array([float(r[1].get("lavfi.blur", "nan")) for i in items for r in ff_rows[i]["blurdetect"]])
+        grid = [("absolute", float(q)) for q in np.nanpercentile(allv, [50, 70, 80, 90, 95, 98])] + \
+               [("relative", r) for r in (1.1, 1.2, 1.3, 1.5, 1.8, 2.2)]
+        g = {x: sc("blurdetect", "blurdetect", x, "blur") for x in grid}
+        best = max(g, key=lambda x: g[x]["f1"])
+        out["blurdetect"] = {"default": {"setting": "none: the filter measures, it does not decide"},
+                             "best": {"setting": f"{best[0]} blur >= {best[1]:.3g}", **g[best]}}
+    if over("cropdetect")[0]:
+        # defaults (limit 24, round 16, reset 0: the largest picture so far) and per frame (reset 1)
+        out["cropdetect"] = {"default": {"setting": "limit=24:round=16:reset=0",
+                                         **sc("cropdetect", "cropdetect", None, "letterbox_change")},
+                             "best": {"setting": "limit=24:round=2:reset=1",
+                                      **sc("cropdetect_reset1", "cropdetect", None, "letterbox_change")}}
+    if over("signalstats")[0]:
+        # BRNG: any pixel out of range (its own measure) and a grid of shares
+        g = {x: sc("signalstats", "signalstats", x, "video_levels") for x in (0.0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1)}
+        best = max(g, key=lambda x: g[x]["f1"])
+        out["signalstats"] = {"default": {"setting": "BRNG > 0", **g[0.0]}, "best": {"setting": f"BRNG > {best}", **g[best]}}
+    if over("photosensitivity")[0]:
+        # its own decision (the frames it would dim, threshold 1) and badness over a grid
+        g = {x: sc("photosensitivity", "photosensitivity", x, "flash_pse") for x in (None, 1.0, 1.5, 2.0, 3.0, 5.0, 8.0)}
+        best = max((x for x in g if x is not None), key=lambda x: g[x]["f1"])
+        out["photosensitivity"] = {"default": {"setting": "factor < 1 (threshold 1: frames it would dim)", **g[None]},
+                                   "best": {"setting": f"badness >= {best}", **g[best]}}
+    return out
 
 
 def ffmpeg_compare(items: int, seconds: float = 20.0, sources: str = "synthetic", width: int = 640,
@@ -350,52 +437,13 @@ def ffmpeg_compare(items: int, seconds: float = 20.0, sources: str = "synthetic"
                 for n, det in dets.items():
                     rayqa_events[n][item] = [(e.start_s, e.end_s) for e in
                                              det.merge([h for w in ws for h in det.detect(w, info) if det.applies_to(info)])]
-                ff_rows[item] = {
-                    "idet": _ffmpeg_metadata(path, "idet"),
-                    "blurdetect": _ffmpeg_metadata(path, "blurdetect"),
-                    "cropdetect": _ffmpeg_metadata(path, "cropdetect"),
-                    "cropdetect_reset1": _ffmpeg_metadata(path, "cropdetect=reset=1:round=2"),
-                    "signalstats": _ffmpeg_metadata(path, "signalstats=stat=brng"),
-                }
-        # idet's thresholds need a run each: on the items where they matter (interlacing, clean).
-        idet_grid = {1.04: None, 1.2: None, 1.5: None, 2.0: None}
-        for thr in idet_grid:
-            idet_grid[thr] = {item: (ff_rows[item]["idet"] if thr == 1.04 else
-                                     _ffmpeg_metadata(files[item], f"idet=intl_thres={thr}"))
-                              for item in files}
+                ff_rows[item] = ffmpeg_rows(path, [f"idet_{t}" for t in IDET_GRID] + ["blurdetect", "cropdetect",
+                                                                                  "cropdetect_reset1", "signalstats"])
     out = {"items_per_defect": items, "clean_items": items, "seconds": seconds, "sources": sources,
            "size": f"{width}x{height}", "content_hours": hours, "rayqa": {}, "ffmpeg": {}}
     for n in names:
         out["rayqa"][n] = _score(rayqa_events[n], labels[n], hours)
-    # idet: default intl_thres 1.04; best of the grid
-    sc = {thr: _score({i: _ffmpeg_events("idet", rows[i], None, width, height) for i in files}, labels["interlacing"], hours)
-          for thr, rows in idet_grid.items()}
-    best = max(sc, key=lambda t: sc[t]["f1"])
-    out["ffmpeg"]["idet"] = {"default": {"setting": "intl_thres=1.04", **sc[1.04]},
-                             "best": {"setting": f"intl_thres={best}", **sc[best]}}
-    # blurdetect: no decision of its own; absolute and item-relative thresholds over a grid
-    allv = np.array([float(r[1].get("lavfi.blur", "nan")) for i in files for r in ff_rows[i]["blurdetect"]])
-    grid = [("absolute", float(q)) for q in np.nanpercentile(allv, [50, 70, 80, 90, 95, 98])] + \
-           [("relative", r) for r in (1.1, 1.2, 1.3, 1.5, 1.8, 2.2)]
-    sc = {g: _score({i: _ffmpeg_events("blurdetect", ff_rows[i]["blurdetect"], g, width, height) for i in files},
-                    labels["blur"], hours) for g in grid}
-    best = max(sc, key=lambda g: sc[g]["f1"])
-    out["ffmpeg"]["blurdetect"] = {"default": {"setting": "none: the filter measures, it does not decide"},
-                                   "best": {"setting": f"{best[0]} blur >= {best[1]:.3g}", **sc[best]}}
-    # cropdetect: defaults (limit 24, round 16, reset 0: the largest picture so far) and per frame (reset 1)
-    sc_def = _score({i: _ffmpeg_events("cropdetect", ff_rows[i]["cropdetect"], None, width, height) for i in files},
-                    labels["letterbox_change"], hours)
-    sc_r1 = _score({i: _ffmpeg_events("cropdetect", ff_rows[i]["cropdetect_reset1"], None, width, height) for i in files},
-                   labels["letterbox_change"], hours)
-    out["ffmpeg"]["cropdetect"] = {"default": {"setting": "limit=24:round=16:reset=0", **sc_def},
-                                   "best": {"setting": "limit=24:round=2:reset=1", **sc_r1}}
-    # signalstats BRNG: any pixel out of range (its own measure) and a grid of shares
-    grid = [0.0, 0.001, 0.005, 0.01, 0.02, 0.05, 0.1]
-    sc = {g: _score({i: _ffmpeg_events("signalstats", ff_rows[i]["signalstats"], g, width, height) for i in files},
-                    labels["video_levels"], hours) for g in grid}
-    best = max(sc, key=lambda g: sc[g]["f1"])
-    out["ffmpeg"]["signalstats"] = {"default": {"setting": "BRNG > 0", **sc[0.0]},
-                                    "best": {"setting": f"BRNG > {best}", **sc[best]}}
+    out["ffmpeg"] = score_ffmpeg(ff_rows, labels, {i: seconds for i in files}, width, height)
     return out
 
 

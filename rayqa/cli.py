@@ -163,6 +163,9 @@ def add_simulate_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--duration-s", type=float, default=10.0, help="seconds per item (default 10)")
     p.add_argument("--clean-captions", action="store_true",
                    help="clean items get speech and true captions (the negatives of a caption set)")
+    p.add_argument("--master-loudness", action="store_true",
+                   help="master every item's programme sound to EBU R128 (-23 LUFS, true peak <= -2 dBTP) before "
+                        "its defect, so clean items are in spec for loudness_out_of_range")
     p.add_argument("--width", type=int, default=320, help="default 320")
     p.add_argument("--height", type=int, default=180, help="default 180")
     p.add_argument("--fps", type=int, default=25, help="default 25")
@@ -175,7 +178,7 @@ def cmd_simulate(args) -> int:
 
     cfg = SimConfig(duration_s=args.duration_s, width=args.width, height=args.height, fps=args.fps,
                     sample_rate=args.sample_rate, channels=args.channels, split=args.split, pristine_dir=args.pristine,
-                    clean_captions=args.clean_captions, sources=args.sources)
+                    clean_captions=args.clean_captions, sources=args.sources, master_loudness=args.master_loudness)
     recipes = [r.strip() for r in args.defects.split(",")] if args.defects else None
     labels = make_dataset(args.output, args.items, args.seed, recipes, args.clean_fraction, cfg)
     out = Path(args.output).resolve()

@@ -99,9 +99,13 @@ AUDIO_LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1", 8: "7.1"}
 
 
 def encode(path: str | Path, frames, fps: float, width: int, height: int, audio: np.ndarray | None = None,
-           sample_rate: int = 48000, gop: int = 50, faststart: bool = False) -> Path:
+           sample_rate: int = 48000, gop: int = 50, faststart: bool = False, yuv_edit=None) -> Path:
     """Encode RGB frames (any iterable of (h, w, 3) uint8, or None for no video) and float audio
-    (channels, n) in [-1, 1] (or None) to an H.264/AAC MP4. Deterministic: one encoder thread."""
+    (channels, n) in [-1, 1] (or None) to an H.264/AAC MP4. Deterministic: one encoder thread.
+
+    ``yuv_edit(i, planar)``, where given, sees frame ``i`` as yuv420p planes (``(3 h / 2, w)``
+    uint8, converted as the encoder would) and returns the planes to code instead, or None to
+    keep them: how values RGB cannot carry (luma beyond 16..235) get into a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     options = {"movflags": "faststart"} if faststart else {}
@@ -120,6 +124,10 @@ def encode(path: str | Path, frames, fps: float, width: int, height: int, audio:
         if vs is not None:
             for i, img in enumerate(frames):
                 frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
+                if yuv_edit is not None:
+                    edited = yuv_edit(i, frame.reformat(format="yuv420p").to_ndarray())
+                    if edited is not None:
+                        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(edited), format="yuv420p")
                 frame.pts = i
                 for p in vs.encode(frame):
                     container.mux(p)

@@ -8,6 +8,12 @@ import pytest
 
 from rayqa.simulate.audio import (
     add_clicks,
+    add_dc_offset,
+    add_test_tone,
+    integrated_lufs,
+    loudness_off_profile,
+    master_loudness,
+    true_peak_dbtp,
     add_clipping,
     add_distortion,
     add_dropout,
@@ -425,3 +431,53 @@ MONO = tone(channels=1)
 def test_bad_parameters_raise(call, match):
     with pytest.raises(SimulationError, match=match):
         call()
+
+
+def test_dc_offset_on_one_channel_in_span_only():
+    x = tone(2.0)
+    out, [label] = add_dc_offset(x, SR, 0.5, 1.5, offset=-0.05, channel=1)
+    a, b = int(0.5 * SR), int(1.5 * SR)
+    assert np.allclose(out[1, a:b] - x[1, a:b], -0.05, atol=1e-6)
+    assert np.array_equal(out[0], x[0]) and np.array_equal(out[1, :a], x[1, :a]) and np.array_equal(out[1, b:], x[1, b:])
+    assert label.defect == "dc_offset" and label.details["channel"] == 1 and label.details["level_db"] == pytest.approx(-26.02, abs=0.01)
+
+
+def test_test_tone_replaces_the_programme_in_span():
+    x = noise(2.0) * 0.1
+    out, [label] = add_test_tone(x, SR, 0.5, 1.5, frequency_hz=1000.0, level_dbfs=-18.0)
+    a, b = int(0.5 * SR), int(1.5 * SR)
+    spec = np.abs(np.fft.rfft(out[0, a:b]))
+    assert np.argmax(spec) * SR / (b - a) == pytest.approx(1000.0, abs=1.0)
+    assert peak_dbfs(out[:, a:b]) == pytest.approx(-18.0, abs=0.01) and np.array_equal(out[:, :a], x[:, :a].astype(np.float32))
+    assert np.array_equal(out[:, b:], x[:, b:].astype(np.float32)) and np.array_equal(out[0, a:b], out[1, a:b])
+    assert (label.defect, label.details["frequency_hz"]) == ("test_tone", 1000.0)
+
+
+def _programme(seconds=6.0, seed=3):
+    """Noise bursts with a few loud peaks: something a meter and a limiter have work on."""
+    rng = np.random.default_rng(seed)
+    x = 0.05 * rng.standard_normal((2, int(seconds * 48000)))
+    x[:, 10000:10100] *= 12
+    return x.astype(np.float32)
+
+
+def test_master_reaches_r128_under_the_ceiling():
+    x = _programme()
+    out, info = master_loudness(x, 48000)
+    assert integrated_lufs(out, 48000) == pytest.approx(-23.0, abs=0.05) and true_peak_dbtp(out) <= -2.0
+    assert info["loudness_lufs"] == pytest.approx(-23.0, abs=0.05)
+    loud, _ = master_loudness(x, 48000, target_lufs=-14.0)  # needs the limiter
+    assert integrated_lufs(loud, 48000) == pytest.approx(-14.0, abs=0.05) and true_peak_dbtp(loud) <= -2.0
+
+
+@pytest.mark.parametrize("kind", ["too_loud", "too_quiet", "true_peak_over"])
+def test_loudness_off_profile_labels_the_whole_item(kind):
+    out, [label] = loudness_off_profile(_programme(), 48000, kind=kind, offset_lu=3.0, peak_dbtp=-0.5)
+    lufs, tp = integrated_lufs(out, 48000), true_peak_dbtp(out)
+    assert (label.defect, label.start_s, label.end_s) == ("loudness_out_of_range", 0.0, 6.0)
+    assert label.details["loudness_lufs"] == pytest.approx(lufs, abs=0.01)
+    if kind == "true_peak_over":
+        assert abs(lufs + 23.0) < 1.0 and tp >= -0.5 - 0.01 and label.details["limit"] == "true_peak"
+    else:
+        assert lufs == pytest.approx(-20.0 if kind == "too_loud" else -26.0, abs=0.05) and tp <= -2.0
+        assert label.details["limit"] == "integrated_loudness"

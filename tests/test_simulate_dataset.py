@@ -82,3 +82,62 @@ def test_ray_job_writes_a_dataset_that_scans_and_scores(ray_local, tmp_path):
     # durations here are drawn from 0.5-4 s, so recall is a measured number, precision must be 1.
     assert table.loc["duration_mismatch", "recall"] == 1.0
     assert (table["precision"].dropna() == 1.0).all()
+
+
+# -- the rest of the taxonomy: recipes run only when named ------------------------------------------
+TAXONOMY_CFG = SimConfig(duration_s=10.0, width=320, height=180, fps=25, master_loudness=True)
+
+
+def _detect(path, name):
+    """What a scan's windows and merge make of one file for one detector, without Ray."""
+    from rayqa import runner
+    from rayqa.detectors import REGISTRY
+
+    det = REGISTRY[name]()
+    p = runner.plan("x", str(path), 8.0, 10_000)
+    video, audio = runner.input_specs([det])
+    hits = []
+    for at, windows in runner.decode_batches(p, video, audio, 4):
+        per_window, _ = runner.detect([det], windows, list(range(at, at + len(windows))), p.info)
+        hits += [h for _, h in (x for r in per_window for x in r)]
+    return det.merge(hits)
+
+
+def test_taxonomy_recipes_run_only_when_named_and_leave_the_default_plan_alone():
+    from rayqa.simulate.dataset import ALL_RECIPES, TAXONOMY_RECIPES
+
+    assert set(TAXONOMY_RECIPES).isdisjoint(RECIPES) and set(TAXONOMY_RECIPES) <= set(ALL_RECIPES)
+    assert {name: r.defect for name, r in TAXONOMY_RECIPES.items()} == {n: n for n in TAXONOMY_RECIPES}
+    # The plan with no --defects cycles through RECIPES alone, as before these recipes.
+    assert [r for r in RECIPES if r != "clean"][-3:] == ["av_sync", "av_drift", "duration_mismatch"]
+
+
+@pytest.mark.parametrize("recipe", ["letterbox_change", "flash_pse", "video_levels", "dc_offset", "test_tone",
+                                    "loudness_out_of_range"])
+def test_taxonomy_recipe_found_at_its_label_and_not_on_its_clean_counterpart(recipe, tmp_path):
+    """Each recipe's item carries one label of its defect; its detector finds it there (within
+    0.3 s at both ends: a window edge can cut a tone short by a frame), and finds nothing on the
+    clean item of the same seed (the same pristine content, mastered to R128)."""
+    from rayqa.simulate.dataset import TAXONOMY_RECIPES
+
+    row = make_item("bad", recipe, seed=4, out_dir=tmp_path, cfg=TAXONOMY_CFG)
+    clean = make_item("ok", "clean", seed=4, out_dir=tmp_path, cfg=TAXONOMY_CFG)
+    (label,) = json.loads(row["labels"])
+    details = json.loads(label["details"])
+    assert label["defect"] == TAXONOMY_RECIPES[recipe].defect == recipe and details["recipe"] == recipe
+    assert details["audio_source"]["mastered"]["loudness_lufs"] == pytest.approx(-23.0, abs=0.05)
+    if recipe == "loudness_out_of_range":
+        assert (label["start_s"], label["end_s"]) == (0.0, TAXONOMY_CFG.duration_s)
+    else:
+        assert 0.1 * TAXONOMY_CFG.duration_s <= label["start_s"] < label["end_s"] <= 0.9 * TAXONOMY_CFG.duration_s
+    found = _detect(tmp_path / row["uri"], recipe)
+    assert len(found) >= 1 and all(f.defect == recipe for f in found)
+    assert abs(found[0].start_s - label["start_s"]) <= 0.3 and abs(found[0].end_s - label["end_s"]) <= 0.3, found
+    assert _detect(tmp_path / clean["uri"], recipe) == []
+
+
+def test_master_loudness_is_off_by_default_and_keeps_existing_bytes(tmp_path):
+    assert SimConfig().master_loudness is False
+    a = make_item("a", "audio_hiss", 11, tmp_path / "1", SMALL)
+    b = make_item("a", "audio_hiss", 11, tmp_path / "2", SimConfig(**{**SMALL.__dict__, "master_loudness": False}))
+    assert (tmp_path / "1" / a["uri"]).read_bytes() == (tmp_path / "2" / b["uri"]).read_bytes()

@@ -41,6 +41,8 @@ INJECTORS = {
     "solid_color_frames": lambda f: video.solid_color(f, FPS, *SPAN, color=(0, 0, 255)),
     "block_corruption": lambda f: video.add_block_displacement(f, FPS, *SPAN, rng=rng()),
     "block_corruption_flat": lambda f: video.add_flat_blocks(f, FPS, *SPAN, rng=rng()),
+    "letterbox_change": lambda f: video.letterbox(f, FPS, *SPAN, kind="pillarbox", bar_fraction=0.1),
+    "flash_pse": lambda f: video.flashes(f, FPS, *SPAN, kind="red", flashes_per_s=4.0, area_ratio=0.5),
 }
 
 
@@ -277,3 +279,51 @@ BAD = [
 def test_bad_parameters_are_refused(call, match):
     with pytest.raises(SimulationError, match=match):
         call()
+
+
+def test_letterbox_bars_in_the_span_and_resize_bars_throughout():
+    out, [label] = video.letterbox(CLIP, FPS, *SPAN, kind="letterbox", bar_fraction=0.1)
+    r = round(0.1 * H)
+    assert (out[A:B, :r] == 0).all() and (out[A:B, H - r:] == 0).all() and np.array_equal(out[A:B, r:H - r], CLIP[A:B, r:H - r])
+    assert label.details["bars_after"] == {"top": r, "bottom": r, "left": 0, "right": 0}
+    out, [label] = video.letterbox(CLIP, FPS, *SPAN, kind="resize", bar_fraction=0.2)
+    r0, r = round(0.1 * H), round(0.2 * H)
+    assert (out[:, :r0] == 0).all() and not (out[:A, r0:r0 + 1] == 0).all() and (out[A:B, :r] == 0).all()
+    assert label.details["bars_before"]["top"] == r0 and label.details["bars_after"]["top"] == r
+
+
+@pytest.mark.parametrize("kind", ["luminance", "red"])
+def test_flashes_alternate_bright_and_darkened_programme(kind):
+    out, [label] = video.flashes(CLIP, FPS, *SPAN, kind=kind, flashes_per_s=4.0, area_ratio=1.0)
+    bright = np.array(video.FLASH_BRIGHT[kind], np.uint8)
+    states = [bool((out[i] == bright).all()) for i in range(A, B)]
+    assert states == [True, False] * 4  # 4 flashes a second at 8 fps: bright and dark frames alternate
+    assert (out[A + 1] <= np.rint(CLIP[A + 1] * 0.2) + 1).all()
+    assert label.details == {"kind": kind, "flashes_per_s": 4.0, "area_ratio": 1.0}
+    _, [label] = video.flashes(CLIP, FPS, *SPAN, flashes_per_s=6.0)
+    assert label.details["flashes_per_s"] == FPS / 2  # no faster than the frame rate shows
+
+
+@pytest.mark.parametrize("kind", video.LEVEL_KINDS)
+def test_levels_edit_only_the_spans_yuv_planes_beyond_range(kind):
+    import av
+
+    frames, [label], edit = video.levels(CLIP, FPS, *SPAN, kind=kind, area_ratio=0.25, x_fraction=0.0, y_fraction=1.0)
+    assert frames is CLIP and label.defect == "video_levels" and (label.start_s, label.end_s) == SPAN
+    planar = av.VideoFrame.from_ndarray(np.ascontiguousarray(CLIP[A]), format="rgb24").reformat(format="yuv420p").to_ndarray()
+    assert edit(A - 1, planar) is None and edit(B, planar) is None
+    new = edit(A, planar)
+    y, x, bh, bw = label.details["box"]
+    assert (y + bh, x) == (H, 0) and bh * bw == pytest.approx(0.25 * H * W, rel=0.1)
+    luma, chroma = new[:H], new[H:].reshape(2, H // 2, W // 2)
+    if kind == "super_white":
+        assert luma[y:y + bh, x:x + bw].min() > 241
+    elif kind == "sub_black":
+        assert luma[y:y + bh, x:x + bw].max() < 14
+    elif kind == "chroma_high":
+        assert chroma[:, y // 2:(y + bh) // 2, x // 2:(x + bw) // 2].min() > 240
+    else:
+        assert chroma[:, y // 2:(y + bh) // 2, x // 2:(x + bw) // 2].max() < 16
+    outside = np.ones(H, bool)
+    outside[y:y + bh] = False
+    assert np.array_equal(new[:H][outside], planar[:H][outside])

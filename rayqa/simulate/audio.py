@@ -310,6 +310,142 @@ def channel_fault(audio: np.ndarray, sample_rate: int, start_s: float, end_s: fl
     return out, _label("audio_channel_fault", start_s, end_s, {"kind": kind, "channel": int(channel)})
 
 
+def add_dc_offset(audio: np.ndarray, sample_rate: int, start_s: float, end_s: float, offset: float = 0.05,
+                  channel: int = 0) -> tuple[np.ndarray, list[Label]]:
+    """Add a constant ``offset`` (signed, in full scale) to one channel over the span (a converter
+    or a mixer channel's bias switched in); the sum is kept within [-1, 1]."""
+    what = "add_dc_offset"
+    out = _copy(audio, sample_rate)
+    i0, i1 = _span(out, sample_rate, start_s, end_s, what)
+    if not (isinstance(offset, (int, float, np.number)) and math.isfinite(offset) and 0 < abs(offset) < 1):
+        raise SimulationError(f"{what}: offset must be a finite number with 0 < |offset| < 1, got {offset!r}")
+    if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) or not 0 <= channel < out.shape[0]:
+        raise SimulationError(f"{what}: channel {channel!r} does not exist (the audio has {out.shape[0]} channels)")
+    out[channel, i0:i1] = np.clip(out[channel, i0:i1].astype(np.float64) + offset, -1.0, 1.0)
+    return out, _label("dc_offset", start_s, end_s, {
+        "offset": float(offset), "channel": int(channel), "level_db": round(20 * math.log10(abs(offset)), 2)})
+
+
+def add_test_tone(audio: np.ndarray, sample_rate: int, start_s: float, end_s: float, frequency_hz: float = 1000.0,
+                  level_dbfs: float = -18.0) -> tuple[np.ndarray, list[Label]]:
+    """Replace the programme on every channel with a steady sine of ``frequency_hz`` whose peak is
+    ``level_dbfs`` (a line-up tone left in: EBU's is 1 kHz at -18 dBFS)."""
+    what = "add_test_tone"
+    out = _copy(audio, sample_rate)
+    i0, i1 = _span(out, sample_rate, start_s, end_s, what)
+    if not (isinstance(frequency_hz, (int, float, np.number)) and 0 < frequency_hz < sample_rate / 2):
+        raise SimulationError(f"{what}: frequency_hz must be in (0, {sample_rate / 2:g}) Hz, got {frequency_hz!r}")
+    if not (isinstance(level_dbfs, (int, float, np.number)) and math.isfinite(level_dbfs) and level_dbfs <= 0):
+        raise SimulationError(f"{what}: level_dbfs must be a finite number <= 0, got {level_dbfs!r}")
+    t = np.arange(i1 - i0) / sample_rate
+    out[:, i0:i1] = (10 ** (level_dbfs / 20) * np.sin(2 * np.pi * frequency_hz * t))[None, :]
+    return out, _label("test_tone", start_s, end_s, {"frequency_hz": float(frequency_hz),
+                                                    "level_dbfs": float(level_dbfs)})
+
+
+# -- loudness (EBU R128): the measures, a master, and an item off its profile -------------------------
+
+R128_TARGET_LUFS = -23.0
+R128_TOLERANCE_LU = 1.0
+R128_MAX_TRUE_PEAK_DBTP = -1.0
+# A master's ceiling: 1 dB under R128's limit, room for the overshoot AAC adds.
+MASTER_TRUE_PEAK_DBTP = -2.0
+LOUDNESS_KINDS = ("too_loud", "too_quiet", "true_peak_over")
+
+
+def integrated_lufs(audio: np.ndarray, sample_rate: int) -> float:
+    """ITU-R BS.1770-4 integrated loudness (pyloudnorm) of ``(channels, n)`` audio, LUFS."""
+    import pyloudnorm
+
+    return float(pyloudnorm.Meter(sample_rate).integrated_loudness(np.asarray(audio, np.float64).T))
+
+
+def true_peak_dbtp(audio: np.ndarray) -> float:
+    """Peak of ``(channels, n)`` audio 4x oversampled (polyphase resampling), dBTP."""
+    from scipy.signal import resample_poly
+
+    peak = float(np.abs(resample_poly(np.asarray(audio, np.float64), 4, 1, axis=1)).max()) if np.size(audio) else 0.0
+    return 20 * math.log10(peak) if peak > 0 else -math.inf
+
+
+def _limit(x: np.ndarray, sample_rate: int, ceiling: float) -> np.ndarray:
+    """A look-ahead peak limiter: the gain each sample needs to stay under ``ceiling``, taken as
+    the least over ±5 ms then averaged over the same 10 ms, so it never exceeds what a sample
+    within reach needs and moves smoothly (no clipping, no click)."""
+    from scipy.ndimage import minimum_filter1d, uniform_filter1d
+
+    size = 2 * int(0.005 * sample_rate) + 1
+    need = np.minimum(1.0, ceiling / np.maximum(np.abs(x).max(axis=0), 1e-12))
+    gain = uniform_filter1d(minimum_filter1d(need, size, mode="nearest"), size, mode="nearest")
+    return x * gain[None, :]
+
+
+def master_loudness(audio: np.ndarray, sample_rate: int, target_lufs: float = R128_TARGET_LUFS,
+                    max_true_peak_dbtp: float = MASTER_TRUE_PEAK_DBTP) -> tuple[np.ndarray, dict]:
+    """Master ``audio`` to ``target_lufs`` integrated (within 0.05 LU) with its true peak at most
+    ``max_true_peak_dbtp``: a gain, and a look-ahead limiter where the gain lifts peaks over the
+    ceiling, repeated until both hold. Returns the audio and its measures."""
+    what = "master_loudness"
+    x = _copy(audio, sample_rate).astype(np.float64)
+    lufs = integrated_lufs(x, sample_rate)
+    if not math.isfinite(lufs):
+        raise SimulationError(f"{what}: the audio is too quiet to measure (below -70 LUFS)")
+    gain_db, ceiling_db = target_lufs - lufs, max_true_peak_dbtp - 0.05
+    y = x
+    for _ in range(12):
+        y = x * 10 ** (gain_db / 20)
+        if true_peak_dbtp(y) > max_true_peak_dbtp:
+            y = _limit(y, sample_rate, 10 ** (ceiling_db / 20))
+        lufs, tp = integrated_lufs(y, sample_rate), true_peak_dbtp(y)
+        if abs(lufs - target_lufs) <= 0.05 and tp <= max_true_peak_dbtp:
+            break
+        gain_db += target_lufs - lufs
+        if tp > max_true_peak_dbtp:  # the limiter's samples sit at the ceiling, their inter-sample peaks above
+            ceiling_db -= tp - max_true_peak_dbtp + 0.05
+    else:
+        raise SimulationError(f"{what}: could not reach {target_lufs} LUFS under {max_true_peak_dbtp} dBTP "
+                              f"(got {lufs:.2f} LUFS, {tp:.2f} dBTP)")
+    return y.astype(np.float32), {"loudness_lufs": round(lufs, 3), "true_peak_dbtp": round(tp, 3),
+                                  "target_lufs": target_lufs, "max_true_peak_dbtp": max_true_peak_dbtp}
+
+
+def loudness_off_profile(audio: np.ndarray, sample_rate: int, kind: str = "too_loud", offset_lu: float = 4.0,
+                         peak_dbtp: float = -0.5) -> tuple[np.ndarray, list[Label]]:
+    """The whole item off EBU R128 (-23 LUFS +-1 LU, true peak <= -1 dBTP), whatever its level was:
+    ``too_loud`` / ``too_quiet`` master it ``offset_lu`` above / below -23 LUFS (true peak under
+    -2 dBTP); ``true_peak_over`` masters it to -23 LUFS and lifts its loudest peak, with a 50 ms
+    raised-cosine gain, to ``peak_dbtp`` (over the -1 dBTP limit, integrated loudness unmoved).
+    The label spans the item, as the finding does; ``details`` has the measures of the result."""
+    what = "loudness_off_profile"
+    out = _copy(audio, sample_rate)
+    if kind not in LOUDNESS_KINDS:
+        raise SimulationError(f"{what}: kind must be one of {LOUDNESS_KINDS}, got {kind!r}")
+    if not (isinstance(offset_lu, (int, float, np.number)) and offset_lu > R128_TOLERANCE_LU):
+        raise SimulationError(f"{what}: offset_lu must exceed the {R128_TOLERANCE_LU} LU tolerance, got {offset_lu!r}")
+    if not (isinstance(peak_dbtp, (int, float, np.number)) and R128_MAX_TRUE_PEAK_DBTP < peak_dbtp <= 0):
+        raise SimulationError(f"{what}: peak_dbtp must be in ({R128_MAX_TRUE_PEAK_DBTP}, 0], got {peak_dbtp!r}")
+    duration_s = out.shape[1] / sample_rate
+    details: dict = {"kind": kind}
+    if kind == "true_peak_over":
+        y, _ = master_loudness(out, sample_rate)
+        y = y.astype(np.float64)
+        at = int(np.abs(y).max(axis=0).argmax())
+        half = int(0.025 * sample_rate)
+        lo, hi = max(0, at - half), min(y.shape[1], at + half + 1)
+        bump = 0.5 - 0.5 * np.cos(2 * np.pi * (np.arange(lo, hi) - (at - half)) / (2 * half))
+        # the gain that takes the peak sample to peak_dbtp (its true peak then sits at or above it)
+        lift = 10 ** (peak_dbtp / 20) / abs(y[:, at]).max() - 1.0
+        y[:, lo:hi] *= 1.0 + lift * bump[None, :]
+        out = y.astype(np.float32)
+        details.update(limit="true_peak", peak_time_s=round(at / sample_rate, 4), peak_gain_db=round(20 * math.log10(1 + lift), 2))
+    else:
+        sign = 1.0 if kind == "too_loud" else -1.0
+        out, _ = master_loudness(out, sample_rate, R128_TARGET_LUFS + sign * float(offset_lu))
+        details.update(limit="integrated_loudness", direction=kind, offset_lu=float(offset_lu))
+    details.update(loudness_lufs=round(integrated_lufs(out, sample_rate), 2), true_peak_dbtp=round(true_peak_dbtp(out), 2))
+    return out, _label("loudness_out_of_range", 0.0, duration_s, details)
+
+
 def shift_audio(audio: np.ndarray, sample_rate: int, offset_ms: float) -> tuple[np.ndarray, list[Label]]:
     """Delay (positive ``offset_ms``: sound comes late) or advance the whole track.
 

@@ -39,6 +39,7 @@ class Recipe:
     params: dict[str, Any]  # name → (low, high) range, or a list of choices
     span_s: tuple[float, float] = (1.0, 3.0)
     doc: str = ""
+    max_span_share: float = 0.5  # a span is at most this share of the item
 
 
 RECIPES: dict[str, Recipe] = {
@@ -109,7 +110,33 @@ CAPTION_RECIPES: dict[str, Recipe] = {
                              "UTF-16 without BOM, empty, not captions at all"),
     "caption_missing": Recipe("caption_missing", "captions", {}, (0, 0), "the manifest names a caption file that does not exist"),
 }
-ALL_RECIPES: dict[str, Recipe] = {**RECIPES, **CAPTION_RECIPES}
+# The rest of the taxonomy, added after datasets were made from the list above: they run only
+# when named (`--defects flash_pse,...`), so a dataset made with no --defects, which cycles
+# through RECIPES, keeps its items. Spans start at the detector's minimum duration (a shorter
+# stretch is no such defect by its definition).
+TAXONOMY_RECIPES: dict[str, Recipe] = {
+    "letterbox_change": Recipe("letterbox_change", "video", {"kind": list(V.LETTERBOX_KINDS), "bar_fraction": (0.07, 0.2)},
+                               (2.5, 6.0), "black bars that appear mid-programme (top/bottom or left/right) or, on an item "
+                                           "letterboxed throughout, change size",
+                               max_span_share=0.4),  # the programme's own bars are the ones that last longest
+    "flash_pse": Recipe("flash_pse", "video", {"kind": list(V.FLASH_KINDS), "flashes_per_s": (4.0, 6.0),
+                                               "area_ratio": (0.4, 1.0)}, (1.5, 4.0),
+                        "flashing over a share of the picture: white or saturated red against the programme darkened, "
+                        "4-6 flashes a second"),
+    "video_levels": Recipe("video_levels", "video", {"kind": list(V.LEVEL_KINDS), "area_ratio": (0.05, 0.3),
+                                                     "x_fraction": (0.0, 1.0), "y_fraction": (0.0, 1.0)}, (1.5, 4.0),
+                           "a rectangle coded beyond the broadcast range: super-white (Y 252), sub-black (Y 4), "
+                           "chroma above 240 or below 16 (YUV planes, not RGB)"),
+    "dc_offset": Recipe("dc_offset", "audio", {"offset": (0.015, 0.1), "sign": [-1, 1], "channel": [0, 1]}, (1.5, 5.0),
+                        "a constant offset on one channel"),
+    "test_tone": Recipe("test_tone", "audio", {"frequency_hz": [1000, 440], "level_dbfs": (-30.0, -12.0)}, (1.5, 5.0),
+                        "the programme replaced by a line-up tone on every channel"),
+    "loudness_out_of_range": Recipe("loudness_out_of_range", "audio", {"kind": list(A.LOUDNESS_KINDS),
+                                                                       "offset_lu": (2.0, 8.0), "peak_dbtp": (-0.7, -0.2)},
+                                    (0, 0), "the whole item off EBU R128: mastered offset_lu above or below -23 LUFS, or "
+                                            "at -23 LUFS with its loudest peak lifted to peak_dbtp (label: the item)"),
+}
+ALL_RECIPES: dict[str, Recipe] = {**RECIPES, **CAPTION_RECIPES, **TAXONOMY_RECIPES}
 
 
 def expand_recipes(names: list[str] | None) -> list[str] | None:
@@ -138,6 +165,10 @@ class SimConfig:
     # "synthetic" (procedural scenes, scikit-image photos, espeak-ng) or "real" (Debian-packaged
     # photographs, footage, music and voices: rayqa.simulate.real; the heldout split uses its bench files).
     sources: str = "synthetic"
+    # Master every item's programme sound to EBU R128 (-23 LUFS, true peak <= -2 dBTP) before any
+    # defect, so a clean item is in spec for loudness_out_of_range. Off by default: real programme is
+    # mixed to about -23 LUFS under a sample-peak ceiling, and existing datasets keep their bytes.
+    master_loudness: bool = False
 
     def check(self) -> None:
         if self.duration_s < 2.0:
@@ -178,7 +209,7 @@ def draw(params: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
 
 def _span(recipe: Recipe, duration_s: float, rng: np.random.Generator) -> tuple[float, float]:
     length = float(rng.uniform(*recipe.span_s))
-    length = min(length, duration_s * 0.5)
+    length = min(length, duration_s * recipe.max_span_share)
     start = float(rng.uniform(0.1 * duration_s, duration_s - length - 0.1 * duration_s))
     return round(start, 3), round(start + length, 3)
 
@@ -240,10 +271,14 @@ VIDEO_INJECTORS: dict[str, Callable] = {
     "black_frames": V.black, "video_freeze": V.freeze, "frame_stutter": V.stutter, "video_tearing": V.tearing,
     "blur": V.blur, "interlacing": V.interlace, "solid_color_frames": V.solid_color,
     "block_displacement": V.add_block_displacement, "flat_blocks": V.add_flat_blocks,
+    "letterbox_change": V.letterbox, "flash_pse": V.flashes, "video_levels": V.levels,
 }
+# Injectors whose third result is an edit of the coded YUV planes (values RGB cannot carry), not masks.
+YUV_INJECTORS = {"video_levels"}
 AUDIO_INJECTORS: dict[str, Callable] = {
     "audio_clicks": A.add_clicks, "audio_hum": A.add_hum, "audio_hiss": A.add_hiss, "audio_distortion": A.add_distortion,
     "audio_silence": A.add_dropout, "audio_clipping": A.add_clipping, "audio_channel_fault": A.channel_fault,
+    "dc_offset": A.add_dc_offset, "test_tone": A.add_test_tone,
 }
 RANDOM_INJECTORS = {"video_tearing", "block_displacement", "flat_blocks", "audio_clicks", "audio_hiss", "audio_clipping"}
 
@@ -259,9 +294,13 @@ def make_item(item_id: str, recipe_name: str, seed: int, out_dir: str | Path, cf
     out_dir = Path(out_dir)
     media_path = out_dir / "media" / f"{item_id}.mp4"
     frames, audio, source = _pristine(cfg, rng)
+    if cfg.master_loudness:
+        audio, mastered = A.master_loudness(audio, cfg.sample_rate)
+        source = {**source, "audio_source": {**source.get("audio_source", {}), "mastered": mastered}}
     params = draw(recipe.params, rng)
     labels: list[Label] = []
     masks = None
+    yuv_edit = None
     captions_uri = None
     if recipe.stream == "captions" or (recipe_name == "clean" and cfg.clean_captions):
         # A drawn scene may not suit the recipe (no room for a long sentence, no cue to break):
@@ -286,13 +325,19 @@ def make_item(item_id: str, recipe_name: str, seed: int, out_dir: str | Path, cf
         kwargs = dict(params, rng=rng) if recipe_name in RANDOM_INJECTORS else params
         result = VIDEO_INJECTORS[recipe_name](frames, cfg.fps, start, end, **kwargs)
         frames, labels = result[0], result[1]
-        if len(result) == 3:
+        if recipe_name in YUV_INJECTORS:
+            yuv_edit = result[2]
+        elif len(result) == 3:
             masks = (np.arange(len(frames)) / cfg.fps, result[2])
+    elif recipe_name == "loudness_out_of_range":
+        audio, labels = A.loudness_off_profile(audio, cfg.sample_rate, **params)
     elif recipe.stream == "audio":
         start, end = _span(recipe, cfg.duration_s, rng)
         if recipe_name == "audio_channel_fault" and audio.shape[0] < 2:
             raise SimulationError("audio_channel_fault needs at least two channels")
         kwargs = dict(params, rng=rng) if recipe_name in RANDOM_INJECTORS else params
+        if recipe_name == "dc_offset":
+            kwargs = {"offset": params["sign"] * params["offset"], "channel": min(params["channel"], audio.shape[0] - 1)}
         audio, labels = AUDIO_INJECTORS[recipe_name](audio, cfg.sample_rate, start, end, **kwargs)
     elif recipe_name == "av_sync":
         audio, labels = A.shift_audio(audio, cfg.sample_rate, params["offset_ms"])
@@ -316,7 +361,7 @@ def make_item(item_id: str, recipe_name: str, seed: int, out_dir: str | Path, cf
             labels, block_masks, times = inject_block_corruption(clean, media_path, start, end, rng, **params)
             masks = (times, block_masks)
     else:
-        encode(media_path, frames, cfg.fps, cfg.width, cfg.height, audio, cfg.sample_rate, cfg.gop)
+        encode(media_path, frames, cfg.fps, cfg.width, cfg.height, audio, cfg.sample_rate, cfg.gop, yuv_edit=yuv_edit)
     if masks is not None:
         (out_dir / "masks").mkdir(parents=True, exist_ok=True)
         np.savez_compressed(out_dir / "masks" / f"{item_id}.npz", times_s=np.asarray(masks[0]), masks=masks[1], block=16)

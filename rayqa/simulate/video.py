@@ -168,6 +168,144 @@ def solid_color(frames: np.ndarray, fps: float, start_s: float, end_s: float,
     return out, [_label("solid_color_frames", a, b, fps, color=list(rgb))]
 
 
+LETTERBOX_KINDS = ("letterbox", "pillarbox", "resize")
+
+
+def letterbox(frames: np.ndarray, fps: float, start_s: float, end_s: float, kind: str = "letterbox",
+              bar_fraction: float = 0.12) -> Result:
+    """Black bars over the span: top and bottom rows (``letterbox``) or left and right columns
+    (``pillarbox``), each ``bar_fraction`` of the height or width; ``resize`` letterboxes the whole
+    item at half that and the span at ``bar_fraction`` (bars that change size). Bars cover the
+    picture (what a wrong aspect-ratio conversion shows) at RGB 0, coded black."""
+    a, b = _span(frames, fps, start_s, end_s, "letterbox")
+    if kind not in LETTERBOX_KINDS:
+        raise SimulationError(f"letterbox: kind must be one of {LETTERBOX_KINDS}, got {kind!r}")
+    bar_fraction = _float(bar_fraction, "letterbox: bar_fraction")
+    if not 0 < bar_fraction < 0.35:
+        raise SimulationError(f"letterbox: bar_fraction must be in (0, 0.35), got {bar_fraction}")
+    h, w = frames.shape[1:3]
+    out = frames.copy()
+    before = {"top": 0, "bottom": 0, "left": 0, "right": 0}
+    if kind == "pillarbox":
+        c = max(1, round(bar_fraction * w))
+        out[a:b, :, :c] = 0
+        out[a:b, :, w - c:] = 0
+        after = {"top": 0, "bottom": 0, "left": c, "right": c}
+    else:
+        r = max(1, round(bar_fraction * h))
+        if kind == "resize":
+            r0 = max(1, round(bar_fraction * h / 2))
+            out[:, :r0] = 0
+            out[:, h - r0:] = 0
+            before = {"top": r0, "bottom": r0, "left": 0, "right": 0}
+        out[a:b, :r] = 0
+        out[a:b, h - r:] = 0
+        after = {"top": r, "bottom": r, "left": 0, "right": 0}
+    return out, [_label("letterbox_change", a, b, fps, kind=kind, bar_fraction=bar_fraction,
+                        bars_before=before, bars_after=after)]
+
+
+FLASH_KINDS = ("luminance", "red")
+FLASH_BRIGHT = {"luminance": (255, 255, 255), "red": (255, 0, 0)}
+FLASH_DARK_GAIN = 0.2  # the dark state: the programme at a fifth of its level (well under 160 cd/m²)
+
+
+def flashes(frames: np.ndarray, fps: float, start_s: float, end_s: float, kind: str = "luminance",
+            flashes_per_s: float = 5.0, area_ratio: float = 1.0) -> Result:
+    """Photosensitive flashing over a centred rectangle of ``area_ratio`` of the picture: the
+    rectangle alternates between a bright state (white, or saturated red for ``red``) and the
+    programme darkened to a fifth, ``flashes_per_s`` flashes (bright-dark pairs) a second, the
+    frame rate allowing (at most ``fps / 2``; ``details.flashes_per_s`` is the rate shown)."""
+    a, b = _span(frames, fps, start_s, end_s, "flashes")
+    if kind not in FLASH_KINDS:
+        raise SimulationError(f"flashes: kind must be one of {FLASH_KINDS}, got {kind!r}")
+    flashes_per_s = _float(flashes_per_s, "flashes: flashes_per_s")
+    area_ratio = _float(area_ratio, "flashes: area_ratio")
+    if flashes_per_s <= 0 or not 0 < area_ratio <= 1:
+        raise SimulationError("flashes: flashes_per_s must be > 0 and area_ratio in (0, 1]")
+    if b - a < 2:
+        raise SimulationError("flashes: the span must cover at least 2 frames")
+    rate = min(flashes_per_s, fps / 2.0)
+    h, w = frames.shape[1:3]
+    side = math.sqrt(area_ratio)
+    rh, rw = max(1, round(side * h)), max(1, round(side * w))
+    y0, x0 = (h - rh) // 2, (w - rw) // 2
+    out = frames.copy()
+    bright = np.array(FLASH_BRIGHT[kind], np.uint8)
+    for i in range(a, b):
+        region = out[i, y0:y0 + rh, x0:x0 + rw]
+        if int(math.floor((i - a) * 2 * rate / fps + 1e-9)) % 2 == 0:
+            region[:] = bright
+        else:
+            region[:] = np.rint(frames[i, y0:y0 + rh, x0:x0 + rw] * FLASH_DARK_GAIN).astype(np.uint8)
+    return out, [_label("flash_pse", a, b, fps, kind=kind, flashes_per_s=round(rate, 3),
+                        area_ratio=round(rh * rw / (h * w), 4))]
+
+
+LEVEL_KINDS = ("super_white", "sub_black", "chroma_high", "chroma_low")
+# Coded values well beyond the broadcast range (Y 16..235, U/V 16..240) and EBU R103's tolerance.
+LEVELS = {"super_white": 252, "sub_black": 4, "chroma_high": 250, "chroma_low": 6}
+LEVEL_TEXTURE = 0.03  # how much of the picture's own detail the out-of-range area keeps
+
+
+def out_of_range_planes(planar: np.ndarray, kind: str, box: tuple[int, int, int, int], level: int) -> np.ndarray:
+    """A yuv420p frame (``(3 h / 2, w)`` uint8, as PyAV lays it out) with the luma (or both chroma
+    planes) inside ``box`` (y, x, height, width in luma pixels) moved to ``level``, keeping a trace
+    of the picture's detail (3 % of its swing)."""
+    h = planar.shape[0] * 2 // 3
+    w = planar.shape[1]
+    out = planar.copy()
+    y, x, bh, bw = box
+    if kind in ("super_white", "sub_black"):
+        lum = out[:h].astype(np.float32)
+        area = lum[y:y + bh, x:x + bw]
+        if kind == "super_white":
+            new = level - (235.0 - np.clip(area, 16, 235)) * LEVEL_TEXTURE
+        else:
+            new = level + (np.clip(area, 16, 235) - 16.0) * LEVEL_TEXTURE
+        out[y:y + bh, x:x + bw] = np.clip(np.rint(new), 0, 255).astype(np.uint8)
+        return out
+    # chroma: U then V, each (h / 2, w / 2), stored row-major after the luma plane
+    cy, cx, ch, cw = y // 2, x // 2, max(1, bh // 2), max(1, bw // 2)
+    chroma = out[h:].reshape(2, h // 2, w // 2)
+    for plane in chroma:
+        area = plane[cy:cy + ch, cx:cx + cw].astype(np.float32) - 128.0
+        plane[cy:cy + ch, cx:cx + cw] = np.clip(np.rint(level + area * LEVEL_TEXTURE), 0, 255).astype(np.uint8)
+    out[h:] = chroma.reshape(out[h:].shape)
+    return out
+
+
+def levels(frames: np.ndarray, fps: float, start_s: float, end_s: float, kind: str = "super_white",
+           area_ratio: float = 0.1, x_fraction: float = 0.5, y_fraction: float = 0.5,
+           level: int | None = None):
+    """Luma or chroma beyond the broadcast range over a rectangle of ``area_ratio`` of the picture
+    (a graphic keyed in at full-range levels, a grade pushed past legal white): super-white
+    (Y 252), sub-black (Y 4), or U and V above 240 / below 16. RGB cannot carry such values, so
+    the frames come back unchanged with ``(frames, labels, yuv_edit)``: ``yuv_edit(i, planar)``
+    gives frame ``i``'s yuv420p planes as they should be coded (None: as converted), for
+    :func:`rayqa.synth.encode`'s ``yuv_edit``. The rectangle's top-left corner lies at
+    ``x_fraction``, ``y_fraction`` of the room left around it."""
+    a, b = _span(frames, fps, start_s, end_s, "levels")
+    if kind not in LEVEL_KINDS:
+        raise SimulationError(f"levels: kind must be one of {LEVEL_KINDS}, got {kind!r}")
+    area_ratio = _float(area_ratio, "levels: area_ratio")
+    if not 0 < area_ratio <= 1:
+        raise SimulationError(f"levels: area_ratio must be in (0, 1], got {area_ratio}")
+    level = LEVELS[kind] if level is None else _int(level, "levels: level")
+    h, w = frames.shape[1:3]
+    side = math.sqrt(area_ratio)
+    bh, bw = max(2, 2 * round(side * h / 2)), max(2, 2 * round(side * w / 2))
+    y = 2 * int(_float(y_fraction, "levels: y_fraction") * (h - bh) / 2)
+    x = 2 * int(_float(x_fraction, "levels: x_fraction") * (w - bw) / 2)
+    box = (y, x, bh, bw)
+
+    def yuv_edit(i: int, planar: np.ndarray) -> np.ndarray | None:
+        return out_of_range_planes(planar, kind, box, level) if a <= i < b else None
+
+    return frames, [_label("video_levels", a, b, fps, kind=kind, level=level, box=list(box),
+                           area_ratio=round(bh * bw / (h * w), 4))], yuv_edit
+
+
 def add_block_displacement(frames: np.ndarray, fps: float, start_s: float, end_s: float,
                            block: int = 16, area_ratio: float = 0.1, max_shift: int = 32, *,
                            rng: np.random.Generator) -> BlockResult:
