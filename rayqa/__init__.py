@@ -1,3 +1,3 @@
 """rayqa: audiovisual quality control for video catalogues on Ray."""
 
-__version__ = "0.6.0"
+__version__ = "0.7.0"
