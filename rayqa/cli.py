@@ -443,12 +443,15 @@ def cmd_serve(args) -> int:
     def stop(signum, frame):  # SIGTERM (a service manager, kill): a clean stop, not a stack dump
         raise KeyboardInterrupt
 
-    if not args.detach:  # after Ray's start, whose own handler prints a stack dump, and before we say we serve
-        signal.signal(signal.SIGTERM, stop)
-    print(f"rayqa serving on {url} (docs: {url}/docs); POST {url}/v1/score", flush=True)
+    serving = f"rayqa serving on {url} (docs: {url}/docs); POST {url}/v1/score"
     if args.detach:
+        print(serving, flush=True)
         return EXIT_OK
+    # After Ray's start, whose own handler prints a stack dump, and before we say we serve; the
+    # line is printed inside the try, so a SIGTERM sent the moment it is read stops cleanly too.
+    signal.signal(signal.SIGTERM, stop)
     try:
+        print(serving, flush=True)
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

@@ -14,6 +14,7 @@ for one uploaded file, plugging in its remote learned-detector calls. Hits stay
 from __future__ import annotations
 
 import time
+from pathlib import Path
 import traceback
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -134,6 +135,25 @@ def detect(detectors: list[Detector], windows: list[Window | None], indices: lis
             per_window[i] = res if isinstance(res, str) else per_window[i] + res
         seconds[det.name] = time.perf_counter() - started
     return per_window, seconds
+
+
+def events_of_file(uri: str, det: Detector, window_s: float = 8.0, batch_windows: int = 4) -> tuple[list, ItemInfo]:
+    """One detector over one file as a scan's windows and merge see it, without Ray: its events
+    and the file's info (tests and benchmarks). A file that cannot be planned or decoded raises."""
+    p = plan(Path(uri).stem, str(uri), window_s, 10_000)
+    if p.error:
+        raise ValueError(p.error)
+    video, audio = input_specs([det])
+    hits: list[Hit] = []
+    for at, windows in decode_batches(p, video, audio, batch_windows):
+        if isinstance(windows, str):
+            raise ValueError(windows)
+        per_window, _ = detect([det], windows, list(range(at, at + len(windows))), p.info)
+        for res in per_window:
+            if isinstance(res, str):
+                raise ValueError(res)
+            hits += [h for _name, h in res]
+    return det.merge(hits), p.info
 
 
 @dataclass

@@ -49,15 +49,7 @@ def _write_yuv(path: Path, frames_rgb: np.ndarray, superwhite: tuple[int, int] |
 
 
 def _scan_one(path: Path, det) -> list:
-    p = runner.plan("x", str(path), 8.0, 10_000)
-    assert p.error is None
-    video, audio = runner.input_specs([det])
-    hits = []
-    for at, windows in runner.decode_batches(p, video, audio, 4):
-        assert not isinstance(windows, str)
-        per_window, _ = runner.detect([det], windows, list(range(at, at + len(windows))), p.info)
-        hits += [h for name, h in (x for r in per_window for x in r)]
-    return det.merge(hits), p.info
+    return runner.events_of_file(str(path), det)
 
 
 @pytest.fixture(scope="module")

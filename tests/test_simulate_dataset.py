@@ -93,14 +93,7 @@ def _detect(path, name):
     from rayqa import runner
     from rayqa.detectors import REGISTRY
 
-    det = REGISTRY[name]()
-    p = runner.plan("x", str(path), 8.0, 10_000)
-    video, audio = runner.input_specs([det])
-    hits = []
-    for at, windows in runner.decode_batches(p, video, audio, 4):
-        per_window, _ = runner.detect([det], windows, list(range(at, at + len(windows))), p.info)
-        hits += [h for _, h in (x for r in per_window for x in r)]
-    return det.merge(hits)
+    return runner.events_of_file(str(path), REGISTRY[name]())[0]
 
 
 def test_taxonomy_recipes_run_only_when_named_and_leave_the_default_plan_alone():

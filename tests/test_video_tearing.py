@@ -52,14 +52,7 @@ def _scan(tmp_path, name: str, frames: np.ndarray, det: VideoTearing | None = No
 
     det = det or VideoTearing()
     path = encode(tmp_path / f"{name}.mp4", frames, FPS, frames.shape[2], frames.shape[1])
-    p = runner.plan(name, str(path), 8.0, 10_000)
-    assert p.error is None
-    video, audio = runner.input_specs([det])
-    hits = []
-    for at, windows in runner.decode_batches(p, video, audio, 4):
-        per_window, _ = runner.detect([det], windows, list(range(at, at + len(windows))), p.info)
-        hits += [h for _name, h in (x for r in per_window for x in r)]
-    return det.merge(hits)
+    return runner.events_of_file(str(path), det)[0]
 
 
 # ------------------------------------------------------------------------- registry
