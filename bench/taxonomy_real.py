@@ -304,8 +304,14 @@ def main() -> None:
     print_table(res)
     print(f"\nwall time: {res['times_s']}")
     if args.json:
+        from datetime import datetime, timezone
+
+        from rayqa.tracking import git_commit
+
+        head = {"command": " ".join(["python", "bench/taxonomy_real.py", *sys.argv[1:]]), "git_commit": git_commit(),
+                "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}  # as the other results carry
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(res, indent=1, default=lambda v: None if v is None else str(v)))
+        Path(args.json).write_text(json.dumps({**head, **res}, indent=1, default=lambda v: None if v is None else str(v)))
 
 
 if __name__ == "__main__":
