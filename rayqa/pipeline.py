@@ -265,12 +265,18 @@ def build_dataset(todo: pd.DataFrame, cfg: ScanConfig, dsp_dets: list[Detector],
                            {**(split_op.ray_remote_args or {}), "num_cpus": decode_cpus, **task_retries})
     dsp_in_decode = run_detectors and bool(dsp_dets) and r.dsp_pool == "decode"
     dsp = {"names": [d.name for d in dsp_dets], "overrides": cfg.detectors, "drop_media": not model_dets}
+    # Where the decoded windows never leave the decode task (its detectors drop them), a task takes
+    # its whole block and decodes each item's run of windows in one pass, one seek, handing
+    # decode_batch_windows at a time to the detectors (bounded memory); where they travel on to
+    # detector pools, a batch is what one call ships.
+    in_task = not isolated and (not run_detectors or (dsp_in_decode and not model_dets))
     ds = ds.map_batches(decode_batch, fn_kwargs={"video_specs": video_specs, "audio_specs": audio_specs,
                                                  "backend": cfg.decode.video_backend,
                                                  "dsp": dsp if dsp_in_decode else None,
-                                                 "drop_media": not run_detectors},
-                        batch_size=1 if isolated else r.decode_batch_windows, batch_format="pandas",
-                        num_cpus=decode_cpus, **task_retries)
+                                                 "drop_media": not run_detectors,
+                                                 "chunk_windows": r.decode_batch_windows if in_task else None},
+                        batch_size=None if in_task else (1 if isolated else r.decode_batch_windows),
+                        batch_format="pandas", num_cpus=decode_cpus, **task_retries)
     for i, p in enumerate(pools):
         ds = ds.map_batches(
             DetectStage,

@@ -14,10 +14,10 @@ for one uploaded file, plugging in its remote learned-detector calls. Hits stay
 from __future__ import annotations
 
 import time
-from pathlib import Path
 import traceback
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from rayqa import media
@@ -75,13 +75,37 @@ def decode(item_id: str, uri: str, info: ItemInfo, spans: list[tuple[float, floa
         return f"decode failed: {type(e).__name__}: {media.one_line(e)}"
 
 
+def decode_runs(item_id: str, uri: str, info: ItemInfo, spans: list[tuple[float, float]],
+                video_specs: list[VideoSpec], audio_specs: list[AudioSpec], chunk: int,
+                backend: str = "pyav") -> Iterator[tuple[int, list[Window] | str]]:
+    """``(index of the first window, windows)`` ``chunk`` windows at a time from one pass over the
+    run (one seek, not one per chunk), so a caller holding one chunk holds a bounded amount. If
+    the pass fails part-way, what is left is decoded chunk by chunk on fresh seeks, as
+    :func:`decode` would, and a chunk that fails again yields its reason instead of windows."""
+    done = 0
+    try:
+        buf: list[Window] = []
+        for w in media.iter_windows(uri, info, spans, video_specs, audio_specs, item_id=item_id, backend=backend):
+            buf.append(w)
+            if len(buf) == chunk:
+                yield done, buf
+                done, buf = done + len(buf), []
+        if buf:
+            yield done, buf
+            done += len(buf)
+        return
+    except Exception:  # noqa: BLE001 - the chunks left are decoded again below, each reporting its own failure
+        pass
+    for at in range(done, len(spans), chunk):
+        yield at, decode(item_id, uri, info, spans[at:at + chunk], video_specs, audio_specs, backend)
+
+
 def decode_batches(p: ItemPlan, video_specs: list[VideoSpec], audio_specs: list[AudioSpec], batch_windows: int,
                    backend: str = "pyav") -> Iterator[tuple[int, list[Window] | str]]:
-    """``(index of the first window, windows)`` for ``batch_windows`` windows at a time, so a caller
-    holding one batch holds a bounded amount whatever the item's length; a failed batch yields
-    its reason instead of windows."""
-    for at in range(0, len(p.spans), batch_windows):
-        yield at, decode(p.item_id, p.uri, p.info, p.spans[at:at + batch_windows], video_specs, audio_specs, backend)
+    """``(index of the first window, windows)`` for ``batch_windows`` windows at a time from one
+    pass over the item (:func:`decode_runs`), so a caller holding one batch holds a bounded amount
+    whatever the item's length; a failed batch yields its reason instead of windows."""
+    yield from decode_runs(p.item_id, p.uri, p.info, p.spans, video_specs, audio_specs, batch_windows, backend)
 
 
 def only(window: Window, det: Detector) -> Window:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import pickle
 import time
+from collections.abc import Iterator
 
 import pandas as pd
 
@@ -95,27 +96,39 @@ class DecodeStage:
 
     def decode_rows(self, rows: list[dict]) -> list[dict]:
         """Set each row's ``media`` to its decoded Window (or its ``error``)."""
+        for _ in self.decode_chunks(rows, max(1, len(rows))):
+            pass
+        return rows
+
+    def decode_chunks(self, rows: list[dict], chunk: int) -> Iterator[list[dict]]:
+        """Decode each item's consecutive windows in one pass (one seek), handing out ``chunk``
+        rows at a time with ``media`` set (or ``error``): a caller that is done with a chunk's
+        frames before asking for the next holds a bounded amount however many rows there are."""
         faults.inject("decode", {r["item_id"] for r in rows})
         for group in _contiguous_groups(rows):
             first = group[0]
             if first["error"] or first["info"] is None:
                 continue
             started = time.perf_counter()
-            windows = runner.decode(first["item_id"], first["uri"], first["info"], [(r["t0"], r["t1"]) for r in group],
-                                    self.video_specs, self.audio_specs, self.backend)
-            if isinstance(windows, str):
-                for r in group:
-                    r["error"] = windows
-                continue
-            per = (time.perf_counter() - started) / len(group)
-            for r, w in zip(group, windows):
-                r["media"] = w
-                r["work_s"] += per
-                parts = {k: v for k, v in w.timing.items() if v}
-                for phase, sec in parts.items():
-                    _add(r["profile"], phase, sec)
-                _add(r["profile"], "decode", max(0.0, per - sum(parts.values())))
-        return rows
+            for at, windows in runner.decode_runs(first["item_id"], first["uri"], first["info"],
+                                                  [(r["t0"], r["t1"]) for r in group], self.video_specs,
+                                                  self.audio_specs, chunk, self.backend):
+                part = group[at:at + (len(windows) if not isinstance(windows, str) else chunk)]
+                if isinstance(windows, str):
+                    for r in part:
+                        r["error"] = windows
+                    started = time.perf_counter()
+                    continue
+                per = (time.perf_counter() - started) / len(part)
+                for r, w in zip(part, windows):
+                    r["media"] = w
+                    r["work_s"] += per
+                    parts = {k: v for k, v in w.timing.items() if v}
+                    for phase, sec in parts.items():
+                        _add(r["profile"], phase, sec)
+                    _add(r["profile"], "decode", max(0.0, per - sum(parts.values())))
+                yield part
+                started = time.perf_counter()
 
 
 class DetectStage:
@@ -156,14 +169,20 @@ class DetectStage:
 
 
 def decode_batch(batch: pd.DataFrame, video_specs, audio_specs, backend: str, dsp: dict | None = None,
-                 drop_media: bool = False) -> pd.DataFrame:
+                 drop_media: bool = False, chunk_windows: int | None = None) -> pd.DataFrame:
     """Decode a batch of windows; with ``dsp`` (DetectStage arguments) also run the signal-processing
     detectors right here, where the frames already are. ``drop_media``: no detector runs, and the
-    decoded windows are dropped here as the in-decode detectors drop theirs (decoding's own cost)."""
-    rows = DecodeStage(video_specs, audio_specs, backend).decode_rows(from_frame(batch))
-    if dsp:
-        rows = DetectStage(**dsp).detect_rows(rows)  # on the decoded windows, no pickling round trip
-    elif drop_media:
-        for r in rows:
-            r["media"] = None
+    decoded windows are dropped here as the in-decode detectors drop theirs (decoding's own cost).
+    ``chunk_windows``: the windows never leave this task (``dsp`` drops them, or ``drop_media``),
+    so a whole block is decoded in one pass per item and handed to the detectors this many windows
+    at a time, each chunk's frames dropped before the next is decoded."""
+    rows = from_frame(batch)
+    decoder = DecodeStage(video_specs, audio_specs, backend)
+    detector = DetectStage(**dsp) if dsp else None  # on the decoded windows, no pickling round trip
+    for part in (decoder.decode_chunks(rows, chunk_windows) if chunk_windows else [decoder.decode_rows(rows)]):
+        if detector is not None:
+            detector.detect_rows(part)
+        elif drop_media:
+            for r in part:
+                r["media"] = None
     return to_frame(rows)

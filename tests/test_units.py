@@ -305,3 +305,45 @@ def test_frame_rate_range_tells_variable_from_constant():
     vfr, lo, hi = frame_rate_range(mixed)
     assert vfr and lo == 25.0 and hi == 30.0
     assert frame_rate_range([0.0, 0.04]) == (False, None, None)
+
+
+def test_a_run_decoded_in_one_pass_hands_out_each_window_final_and_as_a_whole_run_decode_gives_it(tmp_path):
+    """``decode_runs`` decodes a run of windows in one pass (one seek) and hands them out a chunk
+    at a time: every window, its frames, samples and damage (concealed frames across a window
+    edge, a stream cut short) are what decoding the whole run at once gives, and a window handed
+    out is not changed afterwards."""
+    import copy
+
+    from rayqa import runner
+    from rayqa.synth import ClipSpec, corrupt_video_packets, write_clip
+    from rayqa.types import AudioSpec, VideoSpec
+
+    clean = write_clip(tmp_path / "clean.mp4", ClipSpec(duration_s=20, width=160, height=90, seed=3, faststart=True))
+    damaged = tmp_path / "damaged.mp4"
+    corrupt_video_packets(clean, damaged, 5.5, 6.6)  # across the window edge at 6 s
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(clean.read_bytes()[: clean.stat().st_size * 6 // 10])
+    vspecs = [VideoSpec(10, 80, 45), VideoSpec(25, 32, 18, gray=False, from_planes=True)]
+    aspecs = [AudioSpec(16000), AudioSpec(48000, mono=False)]
+    for path in (clean, damaged, cut):
+        info = media.probe(str(path))
+        spans = [(t, min(t + 4.0, info.duration_s)) for t in np.arange(2.0, info.duration_s, 4.0)]  # a seek first
+        whole = media.decode_windows(str(path), info, spans, vspecs, aspecs, item_id="x")
+        handed, frozen = [], []
+        for at, ws in runner.decode_runs("x", str(path), info, spans, vspecs, aspecs, chunk=1):
+            assert not isinstance(ws, str) and at == len(handed)
+            handed += ws
+            frozen += copy.deepcopy(ws)
+        assert len(handed) == len(whole) == len(spans)
+        for w, f, ref in zip(handed, frozen, whole):
+            assert [str(d) for d in w.damage] == [str(d) for d in f.damage] == [str(d) for d in ref.damage], path.name
+            for key, v in ref.video.items():
+                for got in (w.video[key], f.video[key]):
+                    assert np.array_equal(got.frames, v.frames) and np.array_equal(got.times_s, v.times_s)
+            for key, a in ref.audio.items():
+                assert w.audio[key].start_s == a.start_s and np.array_equal(w.audio[key].samples, a.samples)
+        kinds = {d.message.split(":")[0] for w in whole for d in w.damage}
+        if path == damaged:
+            assert any("concealment" in k for k in kinds) and sum(bool(w.damage) for w in whole) >= 2
+        if path == cut:
+            assert any("stream ended" in d.message for w in whole for d in w.damage)

@@ -10,12 +10,14 @@ Nothing here holds more than the windows asked for, and nothing imports the dete
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from rayqa.media import decord_source, pyav_source
 from rayqa.media.convert import frame_to_spec, limited_to_full, luma_plane, sample_times, scale_nearest
 from rayqa.media.probe import MediaError, local_path, one_line, open_container, plan_windows, probe
 from rayqa.types import AudioSpec, ItemInfo, VideoSpec, Window
 
-__all__ = ["MediaError", "decode_windows", "frame_to_spec", "limited_to_full", "local_path", "luma_plane",
+__all__ = ["MediaError", "decode_windows", "frame_to_spec", "iter_windows", "limited_to_full", "local_path", "luma_plane",
            "one_line", "open_container", "plan_windows", "probe", "sample_times", "scale_nearest"]
 
 
@@ -38,3 +40,22 @@ def decode_windows(
     if backend == "decord" and video_specs and info.has_video and path is not None:
         return decord_source.decode_with_fallback(path, info, spans, video_specs, audio_specs, item_id)
     return pyav_source.decode(uri, info, spans, video_specs, audio_specs, item_id)
+
+
+def iter_windows(
+    uri: str,
+    info: ItemInfo,
+    spans: list[tuple[float, float]],
+    video_specs: list[VideoSpec],
+    audio_specs: list[AudioSpec],
+    item_id: str = "",
+    backend: str = "pyav",
+) -> Iterator[Window]:
+    """The windows of :func:`decode_windows`, one at a time as a single pass reaches them (PyAV:
+    one seek for the run, about one window held at a time); the decord backend decodes the run
+    at once and hands its windows out."""
+    path = local_path(uri)
+    if backend == "decord" and video_specs and info.has_video and path is not None:
+        yield from decord_source.decode_with_fallback(path, info, spans, video_specs, audio_specs, item_id)
+        return
+    yield from pyav_source.iter_decode(uri, info, spans, video_specs, audio_specs, item_id)

@@ -8,7 +8,9 @@ evidence a ``decode_error`` finding needs. Audio is always streamed from here.
 
 from __future__ import annotations
 
+import bisect
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import av
@@ -23,6 +25,10 @@ from rayqa.types import AudioSamples, AudioSpec, Damage, VideoFrames, VideoSpec,
 SEEK_PREROLL_S = 1.0
 # A stream that ends this much earlier than its header says has been truncated: the decoder gave up.
 TRUNCATION_TOLERANCE_S = 0.5
+# A window is handed out once the pass is this far past its end on every stream (or over): room
+# for frames a decoder delivers late and for the 1.5-frame gap that joins concealed frames into
+# one run, so it leaves with all its frames, samples and damage.
+EMIT_SLACK_S = 0.5
 
 
 @dataclass
@@ -50,6 +56,7 @@ class _AudioAcc:
         self.start_s: float | None = None
         self.convert_s = 0.0
         self._data: np.ndarray | None = None
+        self._dropped = 0  # samples released from the front of _data
         self._direct: bool | None = None
 
     def add(self, frame: av.AudioFrame, t: float) -> None:
@@ -79,27 +86,52 @@ class _AudioAcc:
 
     def cut(self, t0: float, t1: float) -> AudioSamples:
         sr = self.spec.sample_rate
-        if not self.chunks or self.start_s is None:
+        if self.start_s is None or (not self.chunks and self._data is None):
             return AudioSamples(t0, sr, np.zeros((1, 0), np.float32))
-        if self._data is None:  # joined once, cut for every window of the run
-            self._data = np.concatenate(self.chunks, axis=1)
-            self.chunks = [self._data]
-        data = self._data
+        if self.chunks:  # joined once per emission, not once per window
+            parts = ([self._data] if self._data is not None else []) + self.chunks
+            self._data = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+            self.chunks = []
         a = max(0, int(round((t0 - self.start_s) * sr)))
         b = max(a, int(round((t1 - self.start_s) * sr)))
         start = self.start_s + a / sr
-        return AudioSamples(start, sr, np.ascontiguousarray(data[:, a:b], dtype=np.float32))
+        data = self._data[:, max(0, a - self._dropped):max(0, b - self._dropped)]
+        return AudioSamples(start, sr, np.ascontiguousarray(data, dtype=np.float32))
+
+    def release(self, t: float) -> None:
+        """Forget the samples before ``t`` (every window before it has been handed out)."""
+        if self.start_s is None:
+            return
+        self.cut(t, t)  # joins pending chunks
+        if self._data is None:
+            return
+        keep_from = max(0, int(round((t - self.start_s) * self.spec.sample_rate)) - self._dropped)
+        keep_from = min(keep_from, self._data.shape[1])
+        self._data = self._data[:, keep_from:].copy() if keep_from else self._data
+        self._dropped += keep_from
 
 
 def decode(uri, info, spans, video_specs, audio_specs, item_id) -> list[Window]:
+    """The windows ``spans`` of one item, decoded in one pass (see :func:`iter_decode`)."""
+    return list(iter_decode(uri, info, spans, video_specs, audio_specs, item_id))
+
+
+def iter_decode(uri, info, spans, video_specs, audio_specs, item_id) -> Iterator[Window]:
+    """The windows ``spans`` of one item in one pass over the file (one seek), each handed out as
+    soon as the pass is ``EMIT_SLACK_S`` past its end on every stream, with everything it holds
+    then forgotten: a long run of windows costs one seek, and holds about one window at a time.
+    Windows, their frames, samples and damage are those a decode of the whole run at once gives."""
     windows = [Window(item_id, t0, t1, decoder="pyav") for t0, t1 in spans]
+    # Handing out early (and forgetting) needs windows in time order, none overlapping the next.
+    ordered = all(a[0] <= a[1] <= b[0] for a, b in zip(spans, spans[1:]))
     start, end = spans[0][0], spans[-1][1]
     container = open_container(uri)
     try:
         vs = container.streams.video[0] if (video_specs and container.streams.video) else None
         aus = container.streams.audio[0] if (audio_specs and container.streams.audio) else None
         if vs is None and aus is None:
-            return windows
+            yield from windows
+            return
         if vs is not None:
             vs.thread_count = 1  # parallelism comes from Ray: one decoder thread per task
         vacc = []
@@ -118,13 +150,49 @@ def decode(uri, info, spans, video_specs, audio_specs, item_id) -> list[Window]:
                 seek_took = time.perf_counter() - t_seek
             except av.error.FFmpegError as e:
                 _damage(windows, start, end, "video" if vs else "audio", f"seek failed: {one_line(e)}", gave_up=True)
-                return windows
+                yield from windows
+                return
 
         streams = [s for s in (vs, aus) if s is not None]
         done = {s.index: False for s in streams}
         last_t = {s.index: None for s in streams}
         bad_video: list[float] = []
         fps = info.fps or 25.0
+        pending = list(windows)  # not handed out yet
+        spent = {"video": 0.0, "audio": 0.0}  # conversion seconds already given to handed-out windows
+
+        def passed(w: Window) -> bool:
+            return all(done[i] or (t is not None and t >= w.t1 + EMIT_SLACK_S) for i, t in last_t.items())
+
+        def hand_out(ws: list[Window]) -> list[Window]:
+            for t0, t1 in _runs_of_times(bad_video, 1.5 / fps):
+                _damage(ws, t0, t1 + 1 / fps, "video", "frames decoded with error concealment (corrupt bitstream)")
+            for w in ws:
+                for acc in vacc:
+                    sel = [i for i, t in enumerate(acc.times) if w.t0 <= t < w.t1]
+                    frames = np.stack([acc.frames[i] for i in sel]) if sel else np.zeros((0, acc.spec.height, acc.spec.width) + (() if acc.spec.gray else (3,)), np.uint8)
+                    w.video[acc.spec.key] = VideoFrames(
+                        np.array([acc.times[i] for i in sel], dtype=np.float64), frames,
+                        np.array([acc.indices[i] for i in sel], dtype=np.int64),
+                    )
+                for acc in aacc:
+                    w.audio[acc.spec.key] = acc.cut(w.t0, w.t1)
+            converted = {"video": sum(a.convert_s for a in vacc), "audio": sum(a.convert_s for a in aacc)}
+            for w in ws:
+                w.timing = {"seek": seek_took / len(windows),
+                            "convert_video": (converted["video"] - spent["video"]) / len(ws),
+                            "resample_audio": (converted["audio"] - spent["audio"]) / len(ws)}
+            spent.update(converted)
+            if ordered:  # nothing before the last window's end is wanted again
+                cut = ws[-1].t1
+                for acc in vacc:
+                    k = bisect.bisect_left(acc.times, cut)
+                    del acc.times[:k], acc.frames[:k], acc.indices[:k]
+                for acc in aacc:
+                    acc.release(cut)
+            del pending[:len(ws)]
+            return ws
+
         try:
             for packet in container.demux(streams):
                 st = packet.stream
@@ -139,7 +207,7 @@ def decode(uri, info, spans, video_specs, audio_specs, item_id) -> list[Window]:
                     t = float(packet.pts * packet.time_base) if packet.pts is not None else (last_t[st.index] or start)
                     if start <= t < end:
                         kind = "video" if st is vs else "audio"
-                        _damage(windows, t, t + (1 / fps if st is vs else 0.05), kind, f"undecodable packet: {one_line(e)}")
+                        _damage(pending, t, t + (1 / fps if st is vs else 0.05), kind, f"undecodable packet: {one_line(e)}")
                     continue
                 for frame in frames:
                     t = frame.time  # pts × time_base, None without a pts
@@ -161,10 +229,15 @@ def decode(uri, info, spans, video_specs, audio_specs, item_id) -> list[Window]:
                             done[st.index] = True
                         for acc in aacc:
                             acc.add(frame, t)
+                if ordered and len(pending) > 1 and passed(pending[0]):
+                    n = 1
+                    while n < len(pending) - 1 and passed(pending[n]):
+                        n += 1
+                    yield from hand_out(pending[:n])  # the last window waits for the end of the pass
         except av.error.FFmpegError as e:
             # The demuxer itself gave up (broken container structure) part-way through.
             where = max([t for t in last_t.values() if t is not None], default=start)
-            _damage(windows, max(where, start), end, "video" if vs else "audio", f"demuxer gave up: {one_line(e)}", gave_up=True)
+            _damage(pending, max(where, start), end, "video" if vs else "audio", f"demuxer gave up: {one_line(e)}", gave_up=True)
 
         # A stream that stops before its header says (and before this span's end) was truncated.
         for st, declared in ((vs, info.video_duration_s), (aus, info.audio_duration_s)):
@@ -174,26 +247,11 @@ def decode(uri, info, spans, video_specs, audio_specs, item_id) -> list[Window]:
             limit = min(end, declared if declared is not None else end)
             if reached + TRUNCATION_TOLERANCE_S < limit:
                 kind = "video" if st is vs else "audio"
-                _damage(windows, max(reached, start), limit, kind,
+                _damage(pending, max(reached, start), limit, kind,
                         f"{kind} stream ended at {reached:.2f} s, header says {declared:.2f} s", gave_up=True)
 
-        for t0, t1 in _runs_of_times(bad_video, 1.5 / fps):
-            _damage(windows, t0, t1 + 1 / fps, "video", "frames decoded with error concealment (corrupt bitstream)")
-
-        for w in windows:
-            for acc in vacc:
-                sel = [i for i, t in enumerate(acc.times) if w.t0 <= t < w.t1]
-                frames = np.stack([acc.frames[i] for i in sel]) if sel else np.zeros((0, acc.spec.height, acc.spec.width) + (() if acc.spec.gray else (3,)), np.uint8)
-                w.video[acc.spec.key] = VideoFrames(
-                    np.array([acc.times[i] for i in sel], dtype=np.float64), frames,
-                    np.array([acc.indices[i] for i in sel], dtype=np.int64),
-                )
-            for acc in aacc:
-                w.audio[acc.spec.key] = acc.cut(w.t0, w.t1)
-            w.timing = {"seek": seek_took / len(windows),
-                        "convert_video": sum(a.convert_s for a in vacc) / len(windows),
-                        "resample_audio": sum(a.convert_s for a in aacc) / len(windows)}
-        return windows
+        if pending:
+            yield from hand_out(list(pending))
     finally:
         container.close()
 
