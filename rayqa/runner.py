@@ -6,7 +6,7 @@ for one uploaded file, plugging in its remote learned-detector calls. Hits stay
 :class:`~rayqa.types.Hit` objects here; only the Ray edge (:mod:`rayqa.stages`) serialises them.
 
     plan(item_id, uri)                       → ItemPlan (info + window spans, or the reason it fails)
-    decode_batches(plan, specs, n)           → windows, ``n`` at a time (bounded memory)
+    decode_batches(plan, specs, n)           → windows, ``n`` at a time from one pass (bounded memory)
     detect(detectors, windows, info)         → per window: [(detector, Hit)] or an error string
     finish(...)                              → finding rows + one summary row (rayqa.columns)
 """
