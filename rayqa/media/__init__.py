@@ -36,10 +36,7 @@ def decode_windows(
     before its header says) is returned in each window's ``damage`` list; it never raises for
     damage inside a stream, only for an item that cannot be opened (:class:`MediaError`).
     """
-    path = local_path(uri)
-    if backend == "decord" and video_specs and info.has_video and path is not None:
-        return decord_source.decode_with_fallback(path, info, spans, video_specs, audio_specs, item_id)
-    return pyav_source.decode(uri, info, spans, video_specs, audio_specs, item_id)
+    return list(iter_windows(uri, info, spans, video_specs, audio_specs, item_id, backend))
 
 
 def iter_windows(
