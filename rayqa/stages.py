@@ -94,12 +94,6 @@ class DecodeStage:
     def __init__(self, video_specs: list[VideoSpec], audio_specs: list[AudioSpec], backend: str = "pyav"):
         self.video_specs, self.audio_specs, self.backend = video_specs, audio_specs, backend
 
-    def decode_rows(self, rows: list[dict]) -> list[dict]:
-        """Set each row's ``media`` to its decoded Window (or its ``error``)."""
-        for _ in self.decode_chunks(rows, max(1, len(rows))):
-            pass
-        return rows
-
     def decode_chunks(self, rows: list[dict], chunk: int) -> Iterator[list[dict]]:
         """Decode each item's consecutive windows in one pass (one seek), handing out ``chunk``
         rows at a time with ``media`` set (or ``error``): a caller that is done with a chunk's
@@ -175,11 +169,12 @@ def decode_batch(batch: pd.DataFrame, video_specs, audio_specs, backend: str, ds
     decoded windows are dropped here as the in-decode detectors drop theirs (decoding's own cost).
     ``chunk_windows``: the windows never leave this task (``dsp`` drops them, or ``drop_media``),
     so a whole block is decoded in one pass per item and handed to the detectors this many windows
-    at a time, each chunk's frames dropped before the next is decoded."""
+    at a time, each chunk's frames dropped before the next is decoded (None: each item's windows
+    of the batch at once)."""
     rows = from_frame(batch)
     decoder = DecodeStage(video_specs, audio_specs, backend)
     detector = DetectStage(**dsp) if dsp else None  # on the decoded windows, no pickling round trip
-    for part in (decoder.decode_chunks(rows, chunk_windows) if chunk_windows else [decoder.decode_rows(rows)]):
+    for part in decoder.decode_chunks(rows, chunk_windows or max(1, len(rows))):
         if detector is not None:
             detector.detect_rows(part)
         elif drop_media:

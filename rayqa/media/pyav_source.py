@@ -65,13 +65,13 @@ class _AudioAcc:
         self.convert_s += time.perf_counter() - started
 
     def _add(self, frame: av.AudioFrame, t: float) -> None:
+        # Already what was asked (every channel, float planar, this rate): swresample would copy it
+        # sample for sample (same values), so the planes are taken as they are. Decided on the
+        # first frame, so a stream never mixes the two paths.
+        as_asked = not self.spec.mono and frame.format.name == "fltp" and frame.sample_rate == self.spec.sample_rate
         if self._direct is None:
-            # Already what was asked (every channel, float planar, this rate): swresample would copy
-            # it sample for sample (same values), so the planes are taken as they are. Decided on
-            # the first frame, so a stream never mixes the two paths.
-            self._direct = (not self.spec.mono and frame.format.name == "fltp"
-                            and frame.sample_rate == self.spec.sample_rate)
-        if self._direct and frame.format.name == "fltp" and frame.sample_rate == self.spec.sample_rate:
+            self._direct = as_asked
+        if self._direct and as_asked:
             outs = [frame.to_ndarray()]
         else:
             outs = []
@@ -88,22 +88,25 @@ class _AudioAcc:
         sr = self.spec.sample_rate
         if self.start_s is None or (not self.chunks and self._data is None):
             return AudioSamples(t0, sr, np.zeros((1, 0), np.float32))
-        if self.chunks:  # joined once per emission, not once per window
-            parts = ([self._data] if self._data is not None else []) + self.chunks
-            self._data = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
-            self.chunks = []
+        self._join()
         a = max(0, int(round((t0 - self.start_s) * sr)))
         b = max(a, int(round((t1 - self.start_s) * sr)))
         start = self.start_s + a / sr
         data = self._data[:, max(0, a - self._dropped):max(0, b - self._dropped)]
         return AudioSamples(start, sr, np.ascontiguousarray(data, dtype=np.float32))
 
+    def _join(self) -> None:
+        """Append the chunks decoded since the last join to ``_data`` (once per hand-out, not once
+        per window)."""
+        if self.chunks:
+            parts = ([self._data] if self._data is not None else []) + self.chunks
+            self._data = np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+            self.chunks = []
+
     def release(self, t: float) -> None:
         """Forget the samples before ``t`` (every window before it has been handed out)."""
-        if self.start_s is None:
-            return
-        self.cut(t, t)  # joins pending chunks
-        if self._data is None:
+        self._join()
+        if self.start_s is None or self._data is None:
             return
         keep_from = max(0, int(round((t - self.start_s) * self.spec.sample_rate)) - self._dropped)
         keep_from = min(keep_from, self._data.shape[1])
