@@ -285,6 +285,14 @@ def _cached(path: Path, marker: Path, sim: dict) -> dict | None:
     return None
 
 
+def _in_processes(fn, cfg: TrainConfig, n: int, *args) -> list:
+    """``fn(cfg.seed, i, *args)`` for i in 0..n-1 in ``cfg.workers`` processes (all CPUs when 0),
+    in order. Spawned, not forked: torch is imported in the parent."""
+    workers = cfg.workers or max(1, os.cpu_count() or 1)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(fn, [cfg.seed] * n, range(n), *([a] * n for a in args), chunksize=4))
+
+
 def make_data(folder: Path, cfg: TrainConfig, log=print) -> dict:
     """Simulate the scenes into ``folder/scenes.npz`` unless a set made with the same simulation
     settings is already there; returns the arrays: ``wave`` (scenes, samples) float32, ``slots``
@@ -299,11 +307,7 @@ def make_data(folder: Path, cfg: TrainConfig, log=print) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     log(f"training data: simulating {cfg.items} scenes of {cfg.scene_s:g} s into {path} (seed {cfg.seed})")
     started = time.perf_counter()
-    workers = cfg.workers or max(1, os.cpu_count() or 1)
-    ctx = multiprocessing.get_context("spawn")  # torch is imported in the parent
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        results = list(pool.map(simulate_scene, [cfg.seed] * cfg.items, range(cfg.items), [sim] * cfg.items,
-                                chunksize=4))
+    results = _in_processes(simulate_scene, cfg, cfg.items, sim)
     data = {"wave": np.stack([r["wave"] for r in results]), "slots": np.stack([r["slots"] for r in results]),
             "click_times": np.concatenate([r["clicks"] for r in results]),
             "click_scene": np.concatenate([np.full(len(r["clicks"]), i, np.int64) for i, r in enumerate(results)])}
@@ -618,10 +622,7 @@ def make_real_data(folder: Path, cfg: "TrainConfig", log=print) -> dict:
     folder.mkdir(parents=True, exist_ok=True)
     log(f"real training data: {count} windows of {REAL_WINDOW_S:g} s from the train recordings into {path}")
     started = time.perf_counter()
-    workers = cfg.workers or max(1, os.cpu_count() or 1)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        results = list(pool.map(real_item, [cfg.seed] * count, range(count), [REAL_WINDOW_S] * count,
-                                ["train"] * count, chunksize=4))
+    results = _in_processes(real_item, cfg, count, REAL_WINDOW_S, "train")
     data = {"wave": np.stack([r["wave"] for r in results]),
             "defect": np.asarray([CLASSES.index(r["defect"]) for r in results], np.int64),
             "run": np.asarray([r["run_s"] or (0.0, 0.0) for r in results], np.float64),
@@ -976,7 +977,6 @@ def fit_context_head(net, arrays: dict, train_scenes: np.ndarray, val_scenes: np
     of the detector's segments at hop 0.5 s, each window its own group), the head trained on the
     training share, metrics on the held-back share (simulated scenes as :func:`split`; real
     windows: the same fraction, by a seeded draw)."""
-    from rayqa.nets.audio_artifacts import SAMPLE_RATE as SR
 
     clicks: dict[int, list[float]] = {}
     for t, sc in zip(arrays["click_times"], arrays["click_scene"]):
