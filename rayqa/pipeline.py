@@ -244,11 +244,13 @@ def build_dataset(todo: pd.DataFrame, cfg: ScanConfig, dsp_dets: list[Detector],
     warnings.filterwarnings("ignore", message=".*ray_remote_args.* is deprecated", category=DeprecationWarning)
     items = todo[["item_id", "uri", "captions_uri"]].to_dict("records")
     video_specs, audio_specs = input_specs(dsp_dets + model_dets)
-    # Items per planning task: enough blocks to keep every CPU busy (4 per CPU), but no more than
-    # needed: Ray keeps some bookkeeping per task on the driver after a dataset finishes
-    # (measured: ~12 MiB per 1,000 one-item tasks, ~1 MiB at 16 items per task).
+    # Items per planning task: enough blocks to keep every CPU busy (at least 4 per CPU, so the
+    # last round of decode tasks leaves few CPUs idle: 20 items on 2 CPUs make 10 blocks of 2, not
+    # 7 of 3 with one CPU alone for the last), but no more than needed: Ray keeps some bookkeeping
+    # per task on the driver after a dataset finishes (measured: ~12 MiB per 1,000 one-item tasks,
+    # ~1 MiB at 16 items per task).
     per_block = 1 if isolated else max(1, min(r.plan_items_per_block,
-                                              math.ceil(len(items) / (4 * max(1.0, resources.get("CPU", 1))))))
+                                              len(items) // (4 * max(1, int(resources.get("CPU", 1))))))
     ds = ray.data.from_items(items, override_num_blocks=max(1, math.ceil(len(items) / per_block)))
     ds = ds.flat_map(plan_item, fn_kwargs={"window_s": cfg.decode.window_s,
                                            "max_windows": cfg.decode.max_windows_per_item},

@@ -2,6 +2,8 @@
 
 import json
 
+from fractions import Fraction
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -241,8 +243,71 @@ def test_kept_luma_sampling_gives_the_nearest_samples_and_range_conversion_it_re
             want = media.limited_to_full(want) if limited else want
             got = scaler.luma(frame, 160, 90)
             assert got.dtype == np.uint8 and np.array_equal(got, want), fmt
+    # Sizes that divide the plane's (even and odd ratios) are a strided view, with the same pixels.
+    for fmt, (w, h), (ow, oh) in (("yuv420p", (640, 360), (320, 180)), ("yuv420p", (640, 360), (160, 90)),
+                                  ("yuv420p", (480, 270), (160, 90)), ("yuvj420p", (1280, 720), (320, 180))):
+        frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), "rgb24").reformat(format=fmt)
+        y, limited = media.luma_plane(frame)
+        want = media.scale_nearest(y, ow, oh)
+        want = media.limited_to_full(want) if limited else want
+        got = scaler.luma(frame, ow, oh)
+        assert got.dtype == np.uint8 and got.flags.c_contiguous and np.array_equal(got, want), (fmt, w, ow)
     ten = av.VideoFrame.from_ndarray(np.zeros((90, 160, 3), np.uint8), "rgb24").reformat(format="yuv420p10le")
     assert scaler.luma(ten, 80, 45) is None
+
+
+def test_audio_converted_a_run_of_frames_at_a_time_gives_the_samples_frame_by_frame_conversion_gives():
+    """The accumulator converts the frames kept since the last cut in one resampler call; the
+    samples are those of one call per frame, for packed 16-bit 44.1 kHz stereo (resampled for both
+    specs) and 48 kHz float-planar 5.1 (taken as decoded for the multichannel spec), cut at
+    uneven places."""
+    import av
+
+    from rayqa.media.pyav_source import _AudioAcc
+    from rayqa.types import AudioSpec
+
+    rng = np.random.default_rng(4)
+
+    def frames(fmt, layout, rate, n, size):
+        ch = av.AudioLayout(layout).nb_channels
+        out, pts = [], 0
+        for _ in range(n):
+            if fmt == "s16":
+                data = rng.integers(-20000, 20000, (1, size * ch), dtype=np.int16)
+            else:
+                data = rng.uniform(-0.5, 0.5, (ch, size)).astype(np.float32)
+            f = av.AudioFrame.from_ndarray(data, format=fmt, layout=layout)
+            f.sample_rate, f.pts = rate, pts
+            f.time_base = Fraction(1, rate)
+            pts += size
+            out.append(f)
+        return out
+
+    for fmt, layout, rate, size in (("s16", "stereo", 44100, 1152), ("fltp", "5.1", 48000, 1024)):
+        for spec in (AudioSpec(16000), AudioSpec(48000, mono=False)):
+            acc = _AudioAcc(spec, av.AudioLayout(layout).nb_channels)
+            reference = av.AudioResampler(format="flt", layout="mono" if spec.mono else None, rate=spec.sample_rate)
+            want = []
+            got = []
+            cuts = iter([7, 8, 20, 41])  # frames after which a window is cut
+            cut_at = next(cuts)
+            for i, frame in enumerate(frames(fmt, layout, rate, 50, size)):
+                acc.add(frame, frame.time)
+                if acc._direct:
+                    want.append(frame.to_ndarray())
+                else:
+                    for out in reference.resample(frame):
+                        arr = out.to_ndarray()
+                        ch = out.layout.nb_channels
+                        want.append(arr.reshape(-1, ch).T if ch > 1 else arr.reshape(1, -1))
+                if i == cut_at:
+                    got.append(acc.cut(0.0, 100.0).samples)
+                    cut_at = next(cuts, None)
+            whole = acc.cut(0.0, 100.0).samples
+            want = np.concatenate(want, axis=1)
+            assert acc._direct == (fmt == "fltp" and not spec.mono)
+            assert whole.dtype == np.float32 and np.array_equal(whole, want), (fmt, spec)
+            assert all(np.array_equal(g, want[:, :g.shape[1]]) for g in got)
 
 
 def test_multichannel_audio_at_its_own_rate_is_taken_as_decoded(tmp_path):
