@@ -222,10 +222,11 @@ def _video_metadata(container, vs) -> dict:
            # An unspecified transfer is SDR in practice; only PQ and HLG are HDR.
            "dynamic_range": {"smpte2084": "HDR10", "arib-std-b67": "HLG"}.get(trc, "SDR")}
     pts = []
+    tb = vs.time_base  # the demuxer's packets carry their stream's; one Fraction, not one per packet
     try:
         for packet in container.demux(vs):
-            if packet.pts is not None and packet.time_base is not None:
-                pts.append(float(packet.pts * packet.time_base))
+            if packet.pts is not None and tb is not None:
+                pts.append(packet.pts * tb.numerator / tb.denominator)  # as float(pts * tb): one rounding
             if len(pts) >= VFR_PACKETS:
                 break
     except av.error.FFmpegError:
