@@ -284,9 +284,12 @@ def _format_key(frame: av.AudioFrame) -> tuple:
 
 def _planar_samples(frames: list[av.AudioFrame]) -> np.ndarray:
     """(channels, n) float32 of consecutive fltp frames, their planes as decoded."""
-    if len(frames) == 1:
-        return frames[0].to_ndarray()
-    return np.stack([np.concatenate([np.frombuffer(f.planes[c], np.float32, f.samples) for f in frames])
+    return frames[0].to_ndarray() if len(frames) == 1 else _planes_joined(frames, np.float32)
+
+
+def _planes_joined(frames: list[av.AudioFrame], dtype) -> np.ndarray:
+    """(planes, n) of consecutive planar frames: each plane's samples end to end."""
+    return np.stack([np.concatenate([np.frombuffer(f.planes[c], dtype, f.samples) for f in frames])
                      for c in range(len(frames[0].planes))])
 
 
@@ -304,8 +307,7 @@ def _join_frames(frames: list[av.AudioFrame]) -> av.AudioFrame:
     first = frames[0]
     fmt, dtype = first.format, _DTYPES[first.format.name]
     if fmt.is_planar:
-        data = np.stack([np.concatenate([np.frombuffer(f.planes[c], dtype, f.samples) for f in frames])
-                         for c in range(len(first.planes))])
+        data = _planes_joined(frames, dtype)
     else:
         ch = first.layout.nb_channels
         data = np.concatenate([np.frombuffer(f.planes[0], dtype, f.samples * ch) for f in frames]).reshape(1, -1)
