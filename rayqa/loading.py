@@ -28,12 +28,34 @@ def fetch(detector: str, model=None) -> tuple[Path, str, str]:
     return folder, f"rayqa-{detector}", f"file:{folder.name}"
 
 
+def cpu_share() -> int | None:
+    """The CPUs this process may use: Ray sets OMP_NUM_THREADS from the CPUs a task or actor reserved
+    (None outside Ray, where nothing has been reserved)."""
+    try:
+        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    except (KeyError, ValueError):
+        return None
+
+
+def use_cv2_share() -> None:
+    """OpenCV's own thread pool to this process's share: it starts a thread per core, so two
+    one-CPU tasks on two cores would each split every small resize and table lookup across both
+    (the decode stage's conversions took ~15 % longer that way here)."""
+    share = cpu_share()
+    if share is not None:
+        import cv2
+
+        if cv2.getNumThreads() != share:
+            cv2.setNumThreads(share)
+
+
 def use_cpu_share() -> None:
-    """On the CPU, use only this process's share of the node: Ray sets OMP_NUM_THREADS from the CPUs
-    an actor reserved, and torch would otherwise start a thread per core."""
+    """On the CPU, use only this process's share of the node: torch and OpenCV would otherwise start
+    a thread per core."""
     import torch
 
-    torch.set_num_threads(max(1, int(os.environ.get("OMP_NUM_THREADS") or torch.get_num_threads())))
+    torch.set_num_threads(cpu_share() or torch.get_num_threads())
+    use_cv2_share()
 
 
 def load_detector(det: Detector, model=None, device: str = "cpu") -> Detector:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from rayqa import faults, runner
 from rayqa.detectors import build
-from rayqa.loading import load_detector
+from rayqa.loading import load_detector, use_cv2_share
 from rayqa.types import AudioSpec, ItemInfo, VideoSpec
 
 ROW_COLUMNS = ("item_id", "uri", "info", "window_index", "n_windows", "t0", "t1", "media", "hits", "error", "work_s",
@@ -93,6 +93,7 @@ class DecodeStage:
 
     def __init__(self, video_specs: list[VideoSpec], audio_specs: list[AudioSpec], backend: str = "pyav"):
         self.video_specs, self.audio_specs, self.backend = video_specs, audio_specs, backend
+        use_cv2_share()
 
     def decode_chunks(self, rows: list[dict], chunk: int) -> Iterator[list[dict]]:
         """Decode each item's consecutive windows in one pass (one seek), handing out ``chunk``
@@ -131,6 +132,7 @@ class DetectStage:
     def __init__(self, names: list[str], overrides: dict, resolved: dict | None = None, drop_media: bool = True,
                  device: str = "cpu"):
         self.detectors = [load_detector(d, (resolved or {}).get(d.name), device) for d in build(names, overrides)]
+        use_cv2_share()
         self.drop_media = drop_media
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:

@@ -257,13 +257,13 @@ def test_kept_luma_sampling_gives_the_nearest_samples_and_range_conversion_it_re
 
 
 def test_audio_converted_a_run_of_frames_at_a_time_gives_the_samples_frame_by_frame_conversion_gives():
-    """The accumulator converts the frames kept since the last cut in one resampler call; the
-    samples are those of one call per frame, for packed 16-bit 44.1 kHz stereo (resampled for both
-    specs) and 48 kHz float-planar 5.1 (taken as decoded for the multichannel spec), cut at
-    uneven places."""
+    """The accumulators convert the frames kept since the last cut in one resampler call, the specs
+    of a pass sharing one join of each run (as a decode pass does); the samples are those of one
+    call per frame, for packed 16-bit 44.1 kHz stereo (resampled for both specs) and 48 kHz
+    float-planar 5.1 (taken as decoded for the multichannel spec), cut at uneven places."""
     import av
 
-    from rayqa.media.pyav_source import _AudioAcc
+    from rayqa.media.pyav_source import _AudioAcc, _Joins
     from rayqa.types import AudioSpec
 
     rng = np.random.default_rng(4)
@@ -284,30 +284,35 @@ def test_audio_converted_a_run_of_frames_at_a_time_gives_the_samples_frame_by_fr
         return out
 
     for fmt, layout, rate, size in (("s16", "stereo", 44100, 1152), ("fltp", "5.1", 48000, 1024)):
-        for spec in (AudioSpec(16000), AudioSpec(48000, mono=False)):
-            acc = _AudioAcc(spec, av.AudioLayout(layout).nb_channels)
-            reference = av.AudioResampler(format="flt", layout="mono" if spec.mono else None, rate=spec.sample_rate)
-            want = []
-            got = []
-            cuts = iter([7, 8, 20, 41])  # frames after which a window is cut
-            cut_at = next(cuts)
-            for i, frame in enumerate(frames(fmt, layout, rate, 50, size)):
+        specs = (AudioSpec(16000), AudioSpec(48000, mono=False))
+        joins = _Joins()
+        accs = [_AudioAcc(spec, av.AudioLayout(layout).nb_channels, joins) for spec in specs]
+        references = [av.AudioResampler(format="flt", layout="mono" if s.mono else None, rate=s.sample_rate) for s in specs]
+        want, got = [[] for _ in specs], [[] for _ in specs]
+        cuts = iter([7, 8, 20, 41])  # frames after which a window is cut
+        cut_at = next(cuts)
+        for i, frame in enumerate(frames(fmt, layout, rate, 50, size)):
+            for acc, reference, w in zip(accs, references, want):
                 acc.add(frame, frame.time)
                 if acc._direct:
-                    want.append(frame.to_ndarray())
+                    w.append(frame.to_ndarray())
                 else:
                     for out in reference.resample(frame):
                         arr = out.to_ndarray()
                         ch = out.layout.nb_channels
-                        want.append(arr.reshape(-1, ch).T if ch > 1 else arr.reshape(1, -1))
-                if i == cut_at:
-                    got.append(acc.cut(0.0, 100.0).samples)
-                    cut_at = next(cuts, None)
+                        w.append(arr.reshape(-1, ch).T if ch > 1 else arr.reshape(1, -1))
+            if i == cut_at:
+                for acc, g in zip(accs, got):
+                    g.append(acc.cut(0.0, 100.0).samples)
+                joins.clear()
+                cut_at = next(cuts, None)
+        for spec, acc, w, g in zip(specs, accs, want, got):
             whole = acc.cut(0.0, 100.0).samples
-            want = np.concatenate(want, axis=1)
+            w = np.concatenate(w, axis=1)
             assert acc._direct == (fmt == "fltp" and not spec.mono)
-            assert whole.dtype == np.float32 and np.array_equal(whole, want), (fmt, spec)
-            assert all(np.array_equal(g, want[:, :g.shape[1]]) for g in got)
+            assert whole.shape[0] == (1 if spec.mono else av.AudioLayout(layout).nb_channels)
+            assert whole.dtype == np.float32 and np.array_equal(whole, w), (fmt, spec)
+            assert len(g) == 4 and all(np.array_equal(x, w[:, :x.shape[1]]) for x in g)
 
 
 def test_multichannel_audio_at_its_own_rate_is_taken_as_decoded(tmp_path):
@@ -347,6 +352,29 @@ def test_decode_tasks_take_a_whole_cpu_unless_detector_pools_share_the_cluster()
         ScanConfig().merged({"resources": {"decode_num_cpus": "all"}})
     # Three learned pools on 2 CPUs still fit beside half-CPU decoders.
     ScanConfig().plan_pools([], ["block_corruption", "audio_artifacts", "av_sync"], 2, 0, use_gpu=False)
+
+
+def test_decode_and_detector_tasks_keep_opencv_to_their_cpu_share(ray_local):
+    """OpenCV starts a thread per core; in a one-CPU Ray task the decode and detector stages keep it
+    to one thread (two tasks on two cores would otherwise split every small conversion across both)."""
+    import cv2
+
+    @ray_local.remote(num_cpus=1)
+    def threads_in_task() -> tuple[int, int, int]:
+        import cv2
+
+        from rayqa.stages import DecodeStage
+
+        before = cv2.getNumThreads()
+        DecodeStage([], [])
+        after_decode = cv2.getNumThreads()
+        cv2.setNumThreads(before)
+        DetectStage(["black_frames"], {})
+        return before, after_decode, cv2.getNumThreads()
+
+    before, after_decode, after_detect = ray_local.get(threads_in_task.remote())
+    assert before == cv2.getNumThreads()  # the pool OpenCV starts with (a thread per core)
+    assert after_decode == after_detect == 1
 
 
 def test_probe_reads_the_metadata_a_qc_engineer_filters_on(tmp_path):

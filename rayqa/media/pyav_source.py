@@ -54,8 +54,9 @@ class _AudioAcc:
     cost ~40 µs each in Python around a few µs of arithmetic. The samples are those frame-by-frame
     conversion gives (the resampler streams: one call on a run equals calls on its frames)."""
 
-    def __init__(self, spec: AudioSpec, channels: int):
+    def __init__(self, spec: AudioSpec, channels: int, joins: "_Joins | None" = None):
         self.spec = spec
+        self.joins = joins if joins is not None else _Joins()  # shared by a pass's specs
         layout = "mono" if spec.mono else None
         self.resampler = av.AudioResampler(format="flt", layout=layout, rate=spec.sample_rate)
         self.chunks: list[np.ndarray] = []
@@ -89,9 +90,9 @@ class _AudioAcc:
         for taken, run in itertools.groupby(frames, key=lambda f: (as_asked(f), _format_key(f))):
             run = list(run)
             if taken[0]:
-                self.chunks.append(_planar_samples(run))
+                self.chunks.append(self.joins.planes(run, np.float32))
                 continue
-            for src in _joined_frame(run) if len(run) > 1 else run:
+            for src in self.joins.frame(run) if len(run) > 1 else run:
                 for out in self.resampler.resample(src):
                     arr = out.to_ndarray()  # packed flt: (1, n*channels)
                     ch = out.layout.nb_channels
@@ -157,7 +158,8 @@ def iter_decode(uri, info, spans, video_specs, audio_specs, item_id) -> Iterator
             native = info.fps or 1000.0
             for spec in video_specs:
                 vacc.append(_VideoAcc(spec, sample_times(start, end, min(spec.fps, native)).tolist()))
-        aacc = [_AudioAcc(s, info.audio_channels or 1) for s in audio_specs] if aus is not None else []
+        joins = _Joins()  # every audio spec converts the same runs of frames at the same cuts: joined once
+        aacc = [_AudioAcc(s, info.audio_channels or 1, joins) for s in audio_specs] if aus is not None else []
 
         seek_took = 0.0
         if start > 0:
@@ -187,14 +189,14 @@ def iter_decode(uri, info, spans, video_specs, audio_specs, item_id) -> Iterator
                 _damage(ws, t0, t1 + 1 / fps, "video", "frames decoded with error concealment (corrupt bitstream)")
             for w in ws:
                 for acc in vacc:
-                    sel = [i for i, t in enumerate(acc.times) if w.t0 <= t < w.t1]
-                    frames = np.stack([acc.frames[i] for i in sel]) if sel else np.zeros((0, acc.spec.height, acc.spec.width) + (() if acc.spec.gray else (3,)), np.uint8)
-                    w.video[acc.spec.key] = VideoFrames(
-                        np.array([acc.times[i] for i in sel], dtype=np.float64), frames,
-                        np.array([acc.indices[i] for i in sel], dtype=np.int64),
-                    )
+                    # times ascend (a frame is kept only past every instant the last one took)
+                    a, b = bisect.bisect_left(acc.times, w.t0), bisect.bisect_left(acc.times, w.t1)
+                    frames = np.stack(acc.frames[a:b]) if b > a else np.zeros((0, acc.spec.height, acc.spec.width) + (() if acc.spec.gray else (3,)), np.uint8)
+                    w.video[acc.spec.key] = VideoFrames(np.array(acc.times[a:b], dtype=np.float64), frames,
+                                                        np.array(acc.indices[a:b], dtype=np.int64))
                 for acc in aacc:
                     w.audio[acc.spec.key] = acc.cut(w.t0, w.t1)
+            joins.clear()  # the runs just converted are let go (their ids may be reused)
             converted = {"video": sum(a.convert_s for a in vacc), "audio": sum(a.convert_s for a in aacc)}
             for w in ws:
                 w.timing = {"seek": seek_took / len(windows),
@@ -282,37 +284,64 @@ def _format_key(frame: av.AudioFrame) -> tuple:
     return frame.format.name, frame.sample_rate, frame.layout.nb_channels, frame.layout.name
 
 
-def _planar_samples(frames: list[av.AudioFrame]) -> np.ndarray:
-    """(channels, n) float32 of consecutive fltp frames, their planes as decoded."""
-    return frames[0].to_ndarray() if len(frames) == 1 else _planes_joined(frames, np.float32)
+class _Joins:
+    """Runs of decoded audio frames joined end to end, kept until the pass's next cut: every audio
+    spec converts the same runs (the same frame objects) at the same cuts, so the planes are joined
+    once, and a joined frame built once, for all of them."""
+
+    def __init__(self):
+        self._kept: dict[tuple, object] = {}
+
+    def clear(self) -> None:
+        self._kept.clear()
+
+    def _get(self, frames: list, what: str, make):
+        key = (what, id(frames[0]), id(frames[-1]), len(frames))
+        got = self._kept.get(key)
+        if got is None:
+            got = self._kept[key] = make(frames)
+        return got
+
+    def planes(self, frames: list[av.AudioFrame], dtype) -> np.ndarray:
+        """(planes, n) of consecutive planar frames: each plane's samples end to end."""
+        return self._get(frames, np.dtype(dtype).str, lambda fs: _planes_joined(fs, dtype))
+
+    def frame(self, frames: list[av.AudioFrame]) -> list[av.AudioFrame]:
+        """Consecutive frames of one format as one frame (their samples end to end, the first's
+        pts), or the frames as they are where PyAV cannot build one (a sample format or layout it
+        has no name for)."""
+        return self._get(frames, "frame", self._joined_frame)
+
+    def _joined_frame(self, frames: list[av.AudioFrame]) -> list[av.AudioFrame]:
+        try:
+            return [self._join_frames(frames)]
+        except (KeyError, ValueError, av.error.FFmpegError):
+            return frames
+
+    def _join_frames(self, frames: list[av.AudioFrame]) -> av.AudioFrame:
+        first = frames[0]
+        fmt, dtype = first.format, _DTYPES[first.format.name]
+        if fmt.is_planar:
+            data = self.planes(frames, dtype)
+        else:
+            ch = first.layout.nb_channels
+            data = np.concatenate([np.frombuffer(f.planes[0], dtype, f.samples * ch) for f in frames]).reshape(1, -1)
+        out = av.AudioFrame.from_ndarray(data, format=fmt.name, layout=first.layout.name)
+        out.sample_rate, out.pts, out.time_base = first.sample_rate, first.pts, first.time_base
+        return out
 
 
 def _planes_joined(frames: list[av.AudioFrame], dtype) -> np.ndarray:
-    """(planes, n) of consecutive planar frames: each plane's samples end to end."""
-    return np.stack([np.concatenate([np.frombuffer(f.planes[c], dtype, f.samples) for f in frames])
-                     for c in range(len(frames[0].planes))])
-
-
-def _joined_frame(frames: list[av.AudioFrame]) -> list[av.AudioFrame]:
-    """Consecutive frames of one format as one frame (their samples end to end, the first's pts),
-    or the frames as they are where PyAV cannot build one (a sample format or layout it has no
-    name for)."""
-    try:
-        return [_join_frames(frames)]
-    except (KeyError, ValueError, av.error.FFmpegError):
-        return frames
-
-
-def _join_frames(frames: list[av.AudioFrame]) -> av.AudioFrame:
-    first = frames[0]
-    fmt, dtype = first.format, _DTYPES[first.format.name]
-    if fmt.is_planar:
-        data = _planes_joined(frames, dtype)
-    else:
-        ch = first.layout.nb_channels
-        data = np.concatenate([np.frombuffer(f.planes[0], dtype, f.samples * ch) for f in frames]).reshape(1, -1)
-    out = av.AudioFrame.from_ndarray(data, format=fmt.name, layout=first.layout.name)
-    out.sample_rate, out.pts, out.time_base = first.sample_rate, first.pts, first.time_base
+    """(planes, n) of consecutive planar frames: each plane's samples end to end (each frame's
+    planes read once: PyAV builds the tuple anew on every ``frame.planes``)."""
+    if len(frames) == 1:
+        f = frames[0]
+        return np.stack([np.frombuffer(p, dtype, f.samples) for p in f.planes])
+    planes = [f.planes for f in frames]
+    counts = [f.samples for f in frames]
+    out = np.empty((len(planes[0]), sum(counts)), dtype)
+    for c in range(out.shape[0]):
+        np.concatenate([np.frombuffer(p[c], dtype, n) for p, n in zip(planes, counts)], out=out[c])
     return out
 
 
