@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test venv bench clean system-deps real-media real-media-test
+.PHONY: demo test venv bench clean system-deps real-media real-media-test bench-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,13 +43,20 @@ real-media:
 real-media-test:
 	$(call apt_install,$(REAL_MEDIA_TEST))
 
+# The benchmarks measure against FFmpeg's own filters (blackdetect, blockdetect, ebur128, ...) on
+# the same files: the ffmpeg command line, beside the real media they are made from.
+BENCH_DEPS := ffmpeg
+
+bench-deps: real-media
+	$(call apt_install,$(BENCH_DEPS))
+
 demo: $(STAMP)
 	$(BIN)/rayqa demo
 
 test: $(STAMP) system-deps real-media-test
 	$(BIN)/python -m pytest -ra tests
 
-bench: $(STAMP)
+bench: $(STAMP) bench-deps
 	$(BIN)/python bench/scan_throughput.py
 
 clean:

@@ -213,6 +213,9 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
                    help="skip training: validate, calibrate, write and register this model folder's weights "
                         "(trained earlier or elsewhere) against the same data (block_corruption); audio_artifacts: "
                         "take this model folder's CNN trunk as it is and train only its context head")
+    p.add_argument("--augment", type=float, default=None, metavar="SHARE",
+                   help="share of training crops given a random tone curve and sensor noise (block_corruption; "
+                        "default 0: the shipped release 2)")
     p.add_argument("--init-panns", default=None, metavar="CHECKPOINT",
                    help="start the trunk from a published PANNs checkpoint (Cnn6/Cnn10/Cnn14_mAP=*.pth; "
                         "trains that layout at width 1.0) instead of from scratch (audio_artifacts)")
@@ -236,6 +239,11 @@ def cmd_train(args) -> int:
         except Exception as e:  # ModelLoadError and unreadable files: say why
             print(f"rayqa: refused: --init-panns: {e}", file=sys.stderr)
             return EXIT_REFUSED
+    if args.augment is not None:
+        if "augment" not in trainer.TrainConfig.__dataclass_fields__:
+            print(f"rayqa: refused: --augment is not supported for {args.detector}", file=sys.stderr)
+            return EXIT_REFUSED
+        given["augment"] = args.augment
     cfg = trainer.TrainConfig(**given)
     try:
         cfg.check()

@@ -66,6 +66,40 @@ def test_frame_score_and_flag_follow_the_map():
         build(["block_corruption"], {"block_corruption": {"threshold": 1.5}})
 
 
+def test_training_tone_jitter_keeps_block_edges_and_targets():
+    """The training crops' tone change is a monotonic curve (a block edge stays an edge, in the same
+    direction) plus small noise; the crop's shape, dtype and the batch's targets are unchanged."""
+    from rayqa.train.block_corruption import TrainConfig, crop_batch, tone_jitter
+
+    img = np.tile(np.repeat(np.arange(0, 240, 12, dtype=np.uint8), 8)[None, :], (96, 1))  # 8-px steps
+    rng = np.random.default_rng(3)
+    outs = [tone_jitter(img, rng) for _ in range(60)]
+    assert all(o.shape == img.shape and o.dtype == np.uint8 for o in outs)
+    assert any(not np.array_equal(o, img) for o in outs)
+    for o in outs:
+        means = o.reshape(96, 20, 8).mean(axis=(0, 2))  # one value per 8-px block
+        assert np.all(np.diff(means) >= -1.0)  # never reversed (noise aside); flat only where clipped
+    data = {"frames": np.full((6, 180, 320), 128, np.uint8), "scores": np.zeros((6, 23, 40), np.float16),
+            "damaged_idx": np.array([0, 1]), "clean_idx": np.array([2, 3, 4, 5]), "hardness": None}
+    data["scores"][:2, 4:8, 4:8] = 20
+    cfg = TrainConfig(batch=8, augment=1.0)
+    a = crop_batch(data, np.random.default_rng(0), cfg)
+    x, t, y, idx = a
+    assert x.dtype == np.uint8 and x.shape == (8, cfg.crop_h, cfg.crop_w)
+    assert np.all(np.isin(t[~np.isnan(t)], (0.0, 1.0)))
+    same = crop_batch(data, np.random.default_rng(0), cfg)
+    assert all(np.array_equal(u, v, equal_nan=True) for u, v in zip(a, same))  # the seed fixes the augmentation
+    plain = crop_batch(data, np.random.default_rng(0), TrainConfig(batch=8))
+    assert np.array_equal(plain[3], a[3]) and not np.array_equal(plain[0], a[0])  # same crops, other tones
+
+
+def test_train_augment_flag_is_checked(capsys):
+    assert main(["train", "block_corruption", "--augment", "1.5", "--no-register"]) == 2
+    assert "augment is a share of crops" in capsys.readouterr().err
+    assert main(["train", "audio_artifacts", "--augment", "0.5", "--no-register"]) == 2
+    assert "--augment is not supported for audio_artifacts" in capsys.readouterr().err
+
+
 @pytest.fixture(scope="module")
 def damaged_real(tmp_path_factory):
     """A bench-split real photograph under a camera move (640x360, GOP 50), encoded clean; the same
