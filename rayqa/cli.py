@@ -228,9 +228,15 @@ def cmd_train(args) -> int:
 
     trainer = importlib.import_module(f"rayqa.train.{args.detector}")
     given = {k: getattr(args, k) for k in ("seed", "items", "steps", "batch") if getattr(args, k) is not None}
+
+    def unsupported(flag: str) -> bool:  # a training option that this detector's TrainConfig lacks
+        if flag.lstrip("-").replace("-", "_") in trainer.TrainConfig.__dataclass_fields__:
+            return False
+        print(f"rayqa: refused: {flag} is not supported for {args.detector}", file=sys.stderr)
+        return True
+
     if args.init_panns:
-        if "init_panns" not in trainer.TrainConfig.__dataclass_fields__:
-            print(f"rayqa: refused: --init-panns is not supported for {args.detector}", file=sys.stderr)
+        if unsupported("--init-panns"):
             return EXIT_REFUSED
         from rayqa.nets.audio_artifacts import panns_layout_of
 
@@ -240,8 +246,7 @@ def cmd_train(args) -> int:
             print(f"rayqa: refused: --init-panns: {e}", file=sys.stderr)
             return EXIT_REFUSED
     if args.augment is not None:
-        if "augment" not in trainer.TrainConfig.__dataclass_fields__:
-            print(f"rayqa: refused: --augment is not supported for {args.detector}", file=sys.stderr)
+        if unsupported("--augment"):
             return EXIT_REFUSED
         given["augment"] = args.augment
     cfg = trainer.TrainConfig(**given)

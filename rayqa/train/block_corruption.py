@@ -322,19 +322,24 @@ def crop_batch(data: dict, rng: np.random.Generator, cfg: TrainConfig) -> tuple[
     return np.stack(xs), np.stack(ts), np.asarray(ys, np.float32), idx
 
 
+# The training crops' tone augmentation (``augment``), one place for the code and the model card.
+JITTER_GAMMA, JITTER_GAIN, JITTER_OFFSET = (0.67, 1.5), (0.65, 1.5), 30.0  # log-uniform, log-uniform, +-grey levels
+JITTER_NOISE_SHARE, JITTER_NOISE_SIGMA = 1 / 3, (1.0, 4.0)
+
+
 def tone_jitter(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A luma crop through a random tone curve (gamma 0.67-1.5, gain 0.65-1.5, offset -30..30 grey
-    levels) and, for a third of crops, Gaussian noise (sigma 1-4): the train split's 22
-    photographs and 3 clips under other exposures, grades and sensors, so the net learns what
-    damage looks like rather than what those pictures look like. Damage stays damage under it (a
-    monotonic curve keeps every block edge), so the targets are unchanged."""
-    gamma = float(np.exp(rng.uniform(np.log(0.67), np.log(1.5))))
-    gain = float(np.exp(rng.uniform(np.log(0.65), np.log(1.5))))
-    offset = float(rng.uniform(-30, 30))
+    """A luma crop through a random tone curve (``JITTER_GAMMA``, ``JITTER_GAIN``, offset within
+    ``JITTER_OFFSET`` grey levels) and, for ``JITTER_NOISE_SHARE`` of crops, Gaussian noise: the
+    train split's few photographs and clips under other exposures, grades and sensors, so the net
+    learns what damage looks like rather than what those pictures look like. Damage stays damage
+    under it (a monotonic curve keeps every block edge), so the targets are unchanged."""
+    gamma = float(np.exp(rng.uniform(*np.log(JITTER_GAMMA))))
+    gain = float(np.exp(rng.uniform(*np.log(JITTER_GAIN))))
+    offset = float(rng.uniform(-JITTER_OFFSET, JITTER_OFFSET))
     lut = np.clip(255.0 * (np.arange(256) / 255.0) ** gamma * gain + offset, 0, 255)
     out = lut[img]
-    if rng.random() < 1 / 3:
-        out = out + rng.normal(0.0, float(rng.uniform(1.0, 4.0)), out.shape)
+    if rng.random() < JITTER_NOISE_SHARE:
+        out = out + rng.normal(0.0, float(rng.uniform(*JITTER_NOISE_SIGMA)), out.shape)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
@@ -537,9 +542,11 @@ def _augment_note(cfg: dict) -> str:
     share = cfg.get("augment", 0.0)
     if not share:
         return ""
-    return (f"; {round(100 * share)} % of them through a random tone curve (gamma 0.67-1.5, gain 0.65-1.5, "
-            "offset -30..30) and a third of those with sensor noise (sigma 1-4), so that the train split's "
-            "photographs and clips stand for other exposures and grades")
+    (g0, g1), (k0, k1), (n0, n1) = JITTER_GAMMA, JITTER_GAIN, JITTER_NOISE_SIGMA
+    return (f"; {round(100 * share)} % of them through a random tone curve (gamma {g0}-{g1}, gain {k0}-{k1}, "
+            f"offset -{JITTER_OFFSET:g}..{JITTER_OFFSET:g}) and {round(100 * JITTER_NOISE_SHARE)} % of those with "
+            f"sensor noise (sigma {n0:g}-{n1:g}), so that the train split's photographs and clips stand for other "
+            "exposures and grades")
 
 
 def model_card(meta: dict) -> str:
