@@ -216,6 +216,9 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--augment", type=float, default=None, metavar="SHARE",
                    help="share of training crops given a random tone curve and sensor noise (block_corruption; "
                         "default 0: the shipped release 2)")
+    p.add_argument("--finetune", type=int, default=None, metavar="STEPS",
+                   help="before the context head, train the trunk end to end for STEPS steps on crops of the real "
+                        "training windows beside simulated ones (audio_artifacts; with --weights, from that trunk)")
     p.add_argument("--init-panns", default=None, metavar="CHECKPOINT",
                    help="start the trunk from a published PANNs checkpoint (Cnn6/Cnn10/Cnn14_mAP=*.pth; "
                         "trains that layout at width 1.0) instead of from scratch (audio_artifacts)")
@@ -245,10 +248,11 @@ def cmd_train(args) -> int:
         except Exception as e:  # ModelLoadError and unreadable files: say why
             print(f"rayqa: refused: --init-panns: {e}", file=sys.stderr)
             return EXIT_REFUSED
-    if args.augment is not None:
-        if unsupported("--augment"):
-            return EXIT_REFUSED
-        given["augment"] = args.augment
+    for option in ("augment", "finetune"):  # options only some detectors' training has
+        if getattr(args, option) is not None:
+            if unsupported(f"--{option}"):
+                return EXIT_REFUSED
+            given[option] = getattr(args, option)
     cfg = trainer.TrainConfig(**given)
     try:
         cfg.check()

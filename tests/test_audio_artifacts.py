@@ -471,3 +471,34 @@ def test_train_can_start_from_a_published_panns_checkpoint(tmp_path, monkeypatch
     assert main(["train", "audio_artifacts", "--init-panns", str(tmp_path / "junk.pth")]) == 2
     assert "not a readable checkpoint" in capsys.readouterr().err
 
+
+
+def test_finetune_trains_the_trunk_on_real_training_windows_but_never_held_back_ones(tmp_path, monkeypatch):
+    """`--finetune N`: the trunk (not only the context head) learns from crops of the real training
+    windows beside simulated ones; the held-back real windows stay unseen; the card gives the
+    command; a detector whose training has no such option refuses it."""
+    if real.missing(("music", "voice", "ambience")):
+        pytest.skip("real recordings not installed (make real-media)")
+    from rayqa.train.audio_artifacts import TrainConfig, real_val_windows
+
+    monkeypatch.setenv("RAYQA_HOME", str(tmp_path / "home"))
+    data = tmp_path / "data"
+    common = ["train", "audio_artifacts", "--items", "10", "--steps", "1", "--batch", "10", "--no-register",
+              "--data", str(data)]
+    assert main(common + ["--out", str(tmp_path / "plain")]) == 0
+    assert main(common + ["--finetune", "2", "--out", str(tmp_path / "tuned")]) == 0
+    meta = json.loads((tmp_path / "tuned" / "model.json").read_text())
+    ft = meta["finetune"]
+    assert ft["steps"] == 2 and ft["real_crops"] > 0
+    windows = int(round(10 * TrainConfig().real_per_item))
+    assert ft["real_windows"] == windows - int(real_val_windows(windows, TrainConfig(items=10)).sum())
+    assert meta["train_config"]["finetune"] == 2
+    assert "--finetune 2" in (tmp_path / "tuned" / "MODEL_CARD.md").read_text()
+    plain, _ = net_mod.load(tmp_path / "plain")
+    tuned, _ = net_mod.load(tmp_path / "tuned")
+    assert not torch.equal(plain.conv_block1.conv1.weight, tuned.conv_block1.conv1.weight)
+    assert not torch.equal(plain.fc_artifacts.weight, tuned.fc_artifacts.weight)
+    probs = net_mod.classify(tuned, np.random.default_rng(0).normal(0, 0.1, (3, 32000)).astype(np.float32))
+    assert probs.shape == (3, 5) and np.allclose(probs.sum(axis=1), 1.0, atol=1e-4)
+    assert main(["train", "block_corruption", "--finetune", "2"]) == 2
+    assert main(common + ["--finetune", "-1"]) == 2

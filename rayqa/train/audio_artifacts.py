@@ -87,6 +87,11 @@ class TrainConfig:
     # source's part of a batch is no_defect); a residual head with more clean rows is the option.
     head_residual: bool = False  # the head corrects the trunk's logits (else it replaces them)
     head_clean_share: float = 0.2  # share of no_defect segments in each source's part of a head batch
+    # Before the head: the trunk (CNN, auxiliary layer, its 5 logits) trained end to end for this many
+    # steps on crops of the real training windows beside simulated crops (0: the trunk as it is).
+    finetune: int = 0
+    finetune_lr: float = 3e-4
+    finetune_real_share: float = 0.5  # share of each fine-tuning batch drawn from the real windows
 
     def check(self) -> None:
         from rayqa.nets.audio_artifacts import ARCHS
@@ -105,8 +110,12 @@ class TrainConfig:
             raise ValueError(f"init_panns needs width 1.0 (a published checkpoint's layout), got width {self.width}")
         if self.init_panns and not Path(self.init_panns).is_file():
             raise ValueError(f"init_panns: {self.init_panns} is not a file")
-        if self.real_per_item < 0 or self.head_steps < 0:
-            raise ValueError("real_per_item >= 0 and head_steps >= 0 are required")
+        if self.real_per_item < 0 or self.head_steps < 0 or self.finetune < 0:
+            raise ValueError("real_per_item >= 0, head_steps >= 0 and finetune >= 0 are required")
+        if not 0 <= self.finetune_real_share <= 1:
+            raise ValueError(f"finetune_real_share must be in [0, 1], got {self.finetune_real_share}")
+        if self.finetune and self.finetune_real_share and not (self.context and self.real_per_item):
+            raise ValueError("finetune needs the real training windows (context on, real_per_item > 0)")
         if not 0 <= self.eq_share <= 1:
             raise ValueError(f"eq_share must be in [0, 1], got {self.eq_share}")
         lo, hi = self.level_range_dbfs
@@ -846,7 +855,8 @@ def _log(msg: str) -> None:
 def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
           register: bool = True, promote: bool = False, log=_log, weights: str | os.PathLike | None = None) -> dict:
     """The whole command; returns the metrics and where the model went. ``weights``: a model
-    folder whose CNN trunk is taken as it is (frozen): only the context head is trained."""
+    folder whose CNN trunk is taken as it is (frozen: only the context head is trained) or, with
+    ``cfg.finetune``, as the start of the trunk's fine-tuning on real windows."""
     cfg.check()
     started = time.perf_counter()
     folder = dataset_dir(cfg, data)
@@ -876,7 +886,9 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
         src = wmeta.get("trunk_from") or {k: wmeta.get(k) for k in ("train_seconds", "train_config", "data_sha256")}
         trunk_from = {"folder": str(weights), "arch": wmeta.get("arch"), "weights_sha256": wmeta.get("weights_sha256"),
                       **{k: src.get(k) for k in ("train_seconds", "train_config", "data_sha256")}}
-        log(f"trunk from {weights} ({wmeta.get('arch')}), frozen: only the context head is trained")
+        log(f"trunk from {weights} ({wmeta.get('arch')}), "
+            + (f"fine-tuned for {cfg.finetune} steps, then the context head" if cfg.finetune else
+               "frozen: only the context head is trained"))
     else:
         net = net_mod.AudioArtifactNet(cfg.arch, cfg.width, aux=cfg.aux)
     init = None
@@ -925,6 +937,9 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
                     run.log_metrics({"train_loss": m}, step)
         train_s = time.perf_counter() - t_train
     net.eval()
+    finetune_info: dict = {}
+    if cfg.finetune:
+        finetune_info = finetune_trunk(net, arrays, tr_scene, tr_start, tr_label, real_data, cfg, log, run)
 
     head_info: dict = {}
     if cfg.context:
@@ -950,6 +965,7 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
         "torch": torch.__version__, "python": platform.python_version(), "train_seconds": round(train_s, 1),
         "command_seconds": round(total_s, 1),
         **({"trunk_from": trunk_from} if trunk_from else {}), **({"context": head_info} if head_info else {}),
+        **({"finetune": finetune_info} if finetune_info else {}),
     })
     # Metrics of the weights as shipped (float16 on disk), not of the float32 ones in memory.
     shipped, _ = net_mod.load(out)
@@ -971,6 +987,97 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
             "train_seconds": train_s}
 
 
+def real_val_windows(n: int, cfg: TrainConfig) -> np.ndarray:
+    """Which of the ``n`` real training windows are held back (a seeded draw of ``val_fraction``):
+    neither the trunk's fine-tuning nor the head sees them."""
+    rng = np.random.default_rng(cfg.seed + 2)
+    val = np.zeros(n, bool)
+    val[rng.choice(n, size=max(1, int(round(n * cfg.val_fraction))), replace=False)] = True
+    return val
+
+
+def _real_clicks(real_data: dict) -> dict[int, np.ndarray]:
+    got: dict[int, list[float]] = {}
+    for t, w in zip(real_data["click_times"], real_data["click_window"]):
+        got.setdefault(int(w), []).append(float(t))
+    return {k: np.asarray(v) for k, v in got.items()}
+
+
+def finetune_trunk(net, arrays: dict, tr_scene: np.ndarray, tr_start: np.ndarray, tr_label: np.ndarray,
+                   real_data: dict, cfg: TrainConfig, log=print, run=None) -> dict:
+    """Train the trunk end to end (CNN, auxiliary layer, ``fc_artifacts``; not a context head) for
+    ``cfg.finetune`` steps: each batch ``finetune_real_share`` one-second crops of the real training
+    windows (1/8 s grid, inside one class run, clicks crops holding a click; held-back windows never)
+    and the rest simulated crops, each part balanced over classes, gain-augmented as the trunk's own
+    training. Returns what it did, for model.json."""
+    import torch
+
+    from rayqa.nets.audio_artifacts import SAMPLE_RATE as SR
+
+    rng = np.random.default_rng(cfg.seed + 3)
+    torch.manual_seed(cfg.seed + 3)
+    n_real = int(round(cfg.batch * cfg.finetune_real_share)) if real_data else 0
+    rw, rs, ry = [], [], []
+    if n_real:
+        val_r = real_val_windows(len(real_data["defect"]), cfg)
+        clicks = _real_clicks(real_data)
+        n = real_data["wave"].shape[1]
+        for i in np.flatnonzero(~val_r):
+            d, r = int(real_data["defect"][i]), real_data["run"][i]
+            starts, y = segment_labels(n, CLASSES[d], tuple(r) if d else None, clicks.get(int(i), np.zeros(0)), hop_s=0.125)
+            keep = y >= 0
+            rw.append(np.full(int(keep.sum()), i, np.int64))
+            rs.append(np.asarray(starts, np.int64)[keep])
+            ry.append(y[keep])
+        rw, rs, ry = np.concatenate(rw), np.concatenate(rs), np.concatenate(ry)
+    real_by_class = [np.flatnonzero(ry == c) for c in range(len(CLASSES))] if n_real else []
+    if n_real and any(len(i) == 0 for i in real_by_class):
+        missing = [c for c, i in zip(CLASSES, real_by_class) if len(i) == 0]
+        raise ValueError(f"the real training windows hold no {', '.join(missing)} crop: build more windows")
+    sim_by_class = [np.flatnonzero(tr_label == c) for c in range(len(CLASSES))]
+    log(f"fine-tuning the trunk: {cfg.finetune} steps of {cfg.batch - n_real} simulated + {n_real} real crops "
+        f"(real crops {len(ry)} of {len(np.unique(rw)) if n_real else 0} windows: "
+        f"{', '.join(f'{c} {len(i)}' for c, i in zip(CLASSES, real_by_class))})")
+    params = [p for k, p in net.named_parameters() if not k.startswith("context_head.")]
+    opt = torch.optim.AdamW(params, lr=cfg.finetune_lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.finetune_lr, total_steps=cfg.finetune, pct_start=0.1)
+    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=cfg.label_smoothing)
+    net.train()
+    hist, started = [], time.perf_counter()
+    for step in range(1, cfg.finetune + 1):
+        parts, labels = [], []
+        if cfg.batch - n_real:
+            idx = balanced_batch(sim_by_class, rng, cfg.batch - n_real)
+            parts.append(gather(arrays, tr_scene[idx], tr_start[idx]))
+            labels.append(tr_label[idx])
+        if n_real:
+            idx = balanced_batch(real_by_class, rng, n_real)
+            parts.append(np.stack([real_data["wave"][w, s:s + SR] for w, s in zip(rw[idx], rs[idx])]))
+            labels.append(ry[idx])
+        x = torch.from_numpy(np.concatenate(parts).astype(np.float32, copy=False))
+        if cfg.gain_augment_db:
+            gain_db = rng.uniform(-cfg.gain_augment_db, cfg.gain_augment_db, (len(x), 1)).astype(np.float32)
+            x = (x * torch.from_numpy(10 ** (gain_db / 20))).clamp(-1.0, 1.0)
+        logmel = net.logmel(x)
+        logits = net.trunk(logmel, net.aux_features(x, logmel) if net.aux else None)[1]
+        loss = loss_fn(logits, torch.from_numpy(np.concatenate(labels)))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        hist.append(loss.item())
+        if step % 50 == 0 or step == cfg.finetune:
+            m = float(np.mean(hist[-50:]))
+            log(f"fine-tune step {step}/{cfg.finetune}: loss {m:.4f}, "
+                f"{step * cfg.batch / (time.perf_counter() - started):.1f} segments/s")
+            if run is not None:
+                run.log_metrics({"finetune_loss": m}, step)
+    net.eval()
+    return {"steps": cfg.finetune, "lr": cfg.finetune_lr, "real_share": cfg.finetune_real_share,
+            "real_crops": int(len(ry)), "real_windows": int(len(np.unique(rw))) if n_real else 0,
+            "seconds": round(time.perf_counter() - started, 1), "final_loss": round(float(np.mean(hist[-50:])), 4)}
+
+
 def fit_context_head(net, arrays: dict, train_scenes: np.ndarray, val_scenes: np.ndarray, real_data: dict,
                      cfg: TrainConfig, log=print, run=None) -> dict:
     """Inputs of the context head for every simulated scene and real window (the trunk's vectors
@@ -987,17 +1094,12 @@ def fit_context_head(net, arrays: dict, train_scenes: np.ndarray, val_scenes: np
     sim_clean = np.asarray([(arrays["slots"][i] == 0).all() for i in range(len(arrays["slots"]))])
     parts = {"sim": (z_sim, y_sim, w_sim, np.isin(np.arange(len(sim_lab)), val_scenes), sim_clean)}
     if real_data:
-        rclicks: dict[int, list[float]] = {}
-        for t, w in zip(real_data["click_times"], real_data["click_window"]):
-            rclicks.setdefault(int(w), []).append(float(t))
+        rclicks = _real_clicks(real_data)
         rn = real_data["wave"].shape[1]
-        real_lab = [segment_labels(rn, CLASSES[int(d)], tuple(r) if d else None, np.asarray(rclicks.get(i, [])))
+        real_lab = [segment_labels(rn, CLASSES[int(d)], tuple(r) if d else None, rclicks.get(i, np.zeros(0)))
                     for i, (d, r) in enumerate(zip(real_data["defect"], real_data["run"]))]
         z_r, y_r, w_r = head_inputs(net, real_data["wave"], real_lab, log, "real")
-        nr = len(real_lab)
-        rng = np.random.default_rng(cfg.seed + 2)
-        val_r = np.zeros(nr, bool)
-        val_r[rng.choice(nr, size=max(1, int(round(nr * cfg.val_fraction))), replace=False)] = True
+        val_r = real_val_windows(len(real_lab), cfg)
         parts["real"] = (z_r, y_r, w_r, val_r, real_data["defect"] == 0)
     z = np.concatenate([p[0][~p[3][p[2]]] for p in parts.values()])
     y = np.concatenate([p[1][~p[3][p[2]]] for p in parts.values()])
@@ -1027,6 +1129,13 @@ def model_card(meta: dict) -> str:
     trunk = meta.get("trunk_from") or {}
     tcfg = trunk.get("train_config") or cfg
     ctx = meta.get("context") or {}
+    ft = meta.get("finetune") or {}
+    ft_flag = f" --finetune {ft.get('steps')}" if ft else ""
+    ft_text = (f" The trunk was then fine-tuned end to end (`--finetune {ft.get('steps')}`, {ft.get('seconds')} s): "
+               f"{ft.get('steps')} steps of {cfg.get('batch')} one-second crops, {ft.get('real_share'):.0%} of each batch from "
+               f"{ft.get('real_crops')} crops (1/8 s grid, inside one class run) of {ft.get('real_windows')} real training "
+               f"windows (below; the held-back ones never), the rest simulated crops, each part balanced over classes, "
+               f"AdamW at {ft.get('lr')} (one cycle)." if ft else "")
 
     def f(k):
         v = m.get(k)
@@ -1054,19 +1163,22 @@ statistics.""" if meta.get("context_head") else "")
     rows = "\n".join(f"| {CLASSES[i]} | " + " | ".join(str(v) for v in row) + " |" for i, row in enumerate(cm))
     if trunk:
         produced = (f"Produced by `rayqa train audio_artifacts --seed {cfg.get('seed')} --items {cfg.get('items')} "
-                    f"--steps {cfg.get('steps')} --weights models/audio_artifacts` "
+                    f"--steps {cfg.get('steps')}{ft_flag} --weights models/audio_artifacts` "
                     f"(torch {meta.get('torch')}, {meta.get('command_seconds')} s for the whole command on the machine "
                     f"that made it, under load from other jobs; the context head's own training "
                     f"{ctx.get('seconds')} s including its inputs). `--weights` takes the CNN trunk of that model folder "
-                    f"as it is (frozen, weights sha256 of the folder used: `{trunk.get('weights_sha256')}`): the trunk "
-                    f"of v2 (`rayqa train audio_artifacts --seed {tcfg.get('seed')} --items {tcfg.get('items')} --steps "
+                    f"{'as the start of fine-tuning' if ft else 'as it is (frozen'}, weights sha256 of the folder used: "
+                    f"`{trunk.get('weights_sha256')}`{'' if ft else ')'}: the trunk of v2 (`rayqa train audio_artifacts "
+                    f"--seed {tcfg.get('seed')} --items {tcfg.get('items')} --steps "
                     f"{tcfg.get('steps')} --batch {tcfg.get('batch')}`, {trunk.get('train_seconds')} s of training, "
-                    f"synthetic programme only; its data sha256 `{trunk.get('data_sha256')}`). The v3 folder holds "
-                    f"the same trunk tensors, so `--weights models/audio_artifacts` reproduces this model from itself.")
+                    f"synthetic programme only; its data sha256 `{trunk.get('data_sha256')}`)."
+                    + (ft_text if ft else " The v3 folder holds the same trunk tensors, so `--weights "
+                       "models/audio_artifacts` reproduces this model from itself."))
     else:
         produced = (f"Produced by `rayqa train audio_artifacts --seed {cfg.get('seed')} --items {cfg.get('items')} "
-                    f"--steps {cfg.get('steps')} --batch {cfg.get('batch')}` (torch {meta.get('torch')}, "
-                    f"{meta.get('train_seconds')} s of trunk training, {meta.get('command_seconds')} s for the command).")
+                    f"--steps {cfg.get('steps')} --batch {cfg.get('batch')}{ft_flag}` (torch {meta.get('torch')}, "
+                    f"{meta.get('train_seconds')} s of trunk training, {meta.get('command_seconds')} s for the command)."
+                    + ft_text)
     real_text = ""
     if ctx:
         real_text = f"""
@@ -1147,8 +1259,8 @@ mastering, segments/s) is `python bench/audio_artifacts.py`; its figures are in
 - Context is the segment's own decode window (8 s by default): a defect that covers most of a
   window is judged against itself and only its absolute features can show it; a programme that
   changes within the window (a cut from speech to music) gives a mixed context.
-- The CNN trunk has heard synthetic programme only (frozen here); only the head learnt real
-  recordings. Recordings of real defects (a real bad transfer, a real ground loop) are not in any set.
+- {'The CNN trunk learnt the real training windows only in its fine-tuning (a share of its batches)' if ft else 'The CNN trunk has heard synthetic programme only (frozen here); only the head learnt real recordings'}.
+  Recordings of real defects (a real bad transfer, a real ground loop) are not in any set.
 - Channels are mixed down to mono before the classifier: a defect on one channel of 5.1 is
   diluted by the others (about -8 to -15 dB).
 - Hum is only looked for at 50 and 60 Hz and their harmonics (the mains); a hum at another
