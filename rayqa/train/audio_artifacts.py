@@ -919,16 +919,8 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
         t_train = time.perf_counter()
         for step in range(1, cfg.steps + 1):
             idx = balanced_batch(by_class, rng, cfg.batch)
-            x = torch.from_numpy(gather(arrays, tr_scene[idx], tr_start[idx]))
-            if cfg.gain_augment_db:
-                gain_db = rng.uniform(-cfg.gain_augment_db, cfg.gain_augment_db, (len(idx), 1)).astype(np.float32)
-                x = (x * torch.from_numpy(10 ** (gain_db / 20))).clamp(-1.0, 1.0)
-            loss = loss_fn(net(x), torch.from_numpy(tr_label[idx]))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            history.append(loss.item())
+            x = gain_augment(torch.from_numpy(gather(arrays, tr_scene[idx], tr_start[idx])), rng, cfg.gain_augment_db)
+            history.append(optimiser_step(opt, sched, loss_fn(net(x), torch.from_numpy(tr_label[idx]))))
             if step % 50 == 0 or step == cfg.steps:
                 m = float(np.mean(history[-50:]))
                 rate = step * cfg.batch / (time.perf_counter() - t_train)
@@ -985,6 +977,26 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
     log(f"model written to {out} in {time.perf_counter() - started:.0f} s")
     return {"out": str(out), "metrics": meta["metrics"], "version": version, "data_sha256": digest,
             "train_seconds": train_s}
+
+
+def gain_augment(x, rng: np.random.Generator, db: float):
+    """Each row of the batch ``x`` (a float tensor of waveforms) at a random gain within ±``db``
+    dB, clipped to full scale as a recording would be (``db`` 0: ``x`` as it is)."""
+    import torch
+
+    if not db:
+        return x
+    gain_db = rng.uniform(-db, db, (len(x), 1)).astype(np.float32)
+    return (x * torch.from_numpy(10 ** (gain_db / 20))).clamp(-1.0, 1.0)
+
+
+def optimiser_step(opt, sched, loss) -> float:
+    """One step of ``opt`` and its schedule on ``loss``; returns the loss."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    sched.step()
+    return loss.item()
 
 
 def real_val_windows(n: int, cfg: TrainConfig) -> np.ndarray:
@@ -1054,18 +1066,10 @@ def finetune_trunk(net, arrays: dict, tr_scene: np.ndarray, tr_start: np.ndarray
             idx = balanced_batch(real_by_class, rng, n_real)
             parts.append(np.stack([real_data["wave"][w, s:s + SR] for w, s in zip(rw[idx], rs[idx])]))
             labels.append(ry[idx])
-        x = torch.from_numpy(np.concatenate(parts).astype(np.float32, copy=False))
-        if cfg.gain_augment_db:
-            gain_db = rng.uniform(-cfg.gain_augment_db, cfg.gain_augment_db, (len(x), 1)).astype(np.float32)
-            x = (x * torch.from_numpy(10 ** (gain_db / 20))).clamp(-1.0, 1.0)
+        x = gain_augment(torch.from_numpy(np.concatenate(parts).astype(np.float32, copy=False)), rng, cfg.gain_augment_db)
         logmel = net.logmel(x)
         logits = net.trunk(logmel, net.aux_features(x, logmel) if net.aux else None)[1]
-        loss = loss_fn(logits, torch.from_numpy(np.concatenate(labels)))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        hist.append(loss.item())
+        hist.append(optimiser_step(opt, sched, loss_fn(logits, torch.from_numpy(np.concatenate(labels)))))
         if step % 50 == 0 or step == cfg.finetune:
             m = float(np.mean(hist[-50:]))
             log(f"fine-tune step {step}/{cfg.finetune}: loss {m:.4f}, "
