@@ -472,7 +472,6 @@ def test_train_can_start_from_a_published_panns_checkpoint(tmp_path, monkeypatch
     assert "not a readable checkpoint" in capsys.readouterr().err
 
 
-
 def test_finetune_trains_the_trunk_on_real_training_windows_but_never_held_back_ones(tmp_path, monkeypatch):
     """`--finetune N`: the trunk (not only the context head) learns from crops of the real training
     windows beside simulated ones; the held-back real windows stay unseen; the card gives the
