@@ -18,14 +18,16 @@ cards that training never saw; never the packages reserved for independent evalu
   ``--clean-hours`` of real programme with fast hand-held pans, footage, title cards and fades.
 
 Every file is decoded as the scan decodes it for this detector (5 fps, 320x180 luma, PyAV) and
-run through the detector class itself (``__call__`` then ``merge``: the scan's events and
+run through the detector class itself (``score``, ``hits`` then ``merge``: the scan's events and
 details). FFmpeg's ``blockdetect`` scores the very same frames (``select`` every 5th frame).
 Reported:
 
 * event recall on damage stretches of >= 0.4 s, in files and in captures (a stretch is found when
   an event overlaps it, 0.5 s tolerance as ``rayqa evaluate``); the main figure counts stretches
   whose peak damage covers >= 7 % of the frame, the figure over all stretches is beside it; share
-  of file events citing the decoder's report;
+  of file events citing the decoder's report, and of those the decoder's corroboration decided (the
+  map's area rule, ``decoder_area_ratio``); beside them, ``map_alone_*``: the same figures with the
+  learned threshold alone (no corroboration), which is all a capture ever gets;
 * false events: on the clean hours (per hour) and outside the stretches of the damaged items;
 * frame-level ROC AUC of the detector's frame score and of blockdetect on the same samples
   (positives: >= 7 % of macroblocks damaged; negatives: none, clean hours included);
@@ -153,13 +155,13 @@ def score_file(path: str, model: str) -> dict:
     t = time.perf_counter()
     s = det.score(v.frames)
     model_s = time.perf_counter() - t
-    hits = det([(w, info)])[0]
-    events = [{"start_s": e.start_s, "end_s": e.end_s, "score": e.score, "evidence": e.details.get("evidence"),
-               "decoder_report": bool(e.details.get("decoder_report"))} for e in det.merge(hits)]
+    events, alone = ([{"start_s": e.start_s, "end_s": e.end_s, "score": e.score, "evidence": e.details.get("evidence"),
+                       "decoder_report": bool(e.details.get("decoder_report")), "flagged_by": e.details.get("flagged_by")}
+                      for e in det.merge(det.hits([(w, info)], s, corroborate=c)[0])] for c in (True, False))
     bt, bv, bd_cpu = blockdetect(path)
     bd = bv[np.clip(np.searchsorted(bt, v.times_s - 1e-3), 0, len(bv) - 1)] if len(bv) else np.zeros(len(v.times_s))
     return {"path": path, "duration_s": info.duration_s, "times": v.times_s.tolist(), "score": s["score"].tolist(),
-            "blockdetect": bd.tolist(), "events": events, "decoder_damage": len([d for d in w.damage if d.stream == "video"]),
+            "blockdetect": bd.tolist(), "events": events, "events_map_alone": alone, "decoder_damage": len([d for d in w.damage if d.stream == "video"]),
             "decode_s": decode_s, "model_s": model_s, "blockdetect_cpu_s": bd_cpu}
 
 
@@ -349,6 +351,10 @@ def main() -> None:
         evs = [e for (iid, k, _), r in zip(paths, scored) if k == kind for e in r["events"]]
         ev["events"] = len(evs)
         ev["events_citing_decoder_report"] = sum(1 for e in evs if e["decoder_report"])
+        ev["events_flagged_by_area_with_decoder"] = sum(1 for e in evs if e["flagged_by"] == "area+decoder")
+        alone = event_figures(stretches, {iid: [(e["start_s"], e["end_s"]) for e in r["events_map_alone"]]
+                                          for (iid, k, _), r in zip(paths, scored) if k == kind}, damaged)
+        ev.update({f"map_alone_{k}": v for k, v in alone.items()})
         ev["items_with_decoder_damage"] = sum(1 for (_, k, _), r in zip(paths, scored) if k == kind and r["decoder_damage"])
         result[kind + "s"] = ev
     clean_events = [(iid, e) for (iid, k, _), r in zip(paths, scored) if k == "clean" for e in r["events"]]

@@ -66,6 +66,51 @@ def test_frame_score_and_flag_follow_the_map():
         build(["block_corruption"], {"block_corruption": {"threshold": 1.5}})
 
 
+def test_the_decoders_report_lets_the_maps_area_decide():
+    """Below the learned threshold a sample is flagged only where the decoder reported video damage
+    in the lookback and the map's corrupted area exceeds ``decoder_area_ratio``; the finding says so."""
+    from rayqa.types import Damage, ItemInfo, VideoFrames, Window
+
+    det = build(["block_corruption"], {"block_corruption": {"threshold": 0.9}})[0]
+    det.net = net_mod.BlockCorruptionNet().eval()
+    with torch.no_grad():
+        det.net.map_head.weight.zero_()
+        det.net.map_head.bias.fill_(0.4)  # every cell p = sigmoid(0.4) = 0.599: area 1.0, score < 0.9
+    det.top_fraction = net_mod.TOP_FRACTION
+    info = ItemInfo(duration_s=4.0, has_video=True, has_audio=False)
+    times = np.arange(20) / 5.0
+
+    def window(damage):
+        v = VideoFrames(times, np.zeros((20, 180, 320), np.uint8), np.arange(20) * 5)
+        return Window("x", 0.0, 4.0, video={det.video.key: v}, damage=damage)
+
+    report = Damage(1.0, 1.04, "video", "pyav", "concealing 120 DC, 120 AC, 120 MV errors in P frame")
+    audio_only = Damage(1.0, 1.04, "audio", "pyav", "invalid data")
+    gave_up = Damage(1.0, 4.0, "video", "pyav", "seek failed: Invalid data", gave_up=True)
+    clean, damaged, *other = det([(window([]), info), (window([report]), info), (window([audio_only]), info),
+                                  (window([gave_up]), info)])
+    assert clean == [] and other == [[], []]
+    # Flagged from the report (1.0 s) to the end of the lookback (2 s after it), not before it.
+    assert [round(h.start_s, 1) for h in damaged] == [round(t, 1) for t in times if 1.0 <= t <= 3.04]
+    d = damaged[0].details
+    assert d["flagged_by"] == "area+decoder" and d["evidence"] == "map+decoder" and d["corrupted_area_ratio"] == 1.0
+    assert d["decoder_report"][0]["message"].startswith("concealing") and abs(damaged[0].score - 1 / (1 + np.exp(-0.4))) < 1e-4
+    (event,) = det.merge(damaged)
+    assert event.details["flagged_by"] == "area+decoder" and event.details["frames_flagged"] == len(damaged)
+    s = det.score(np.zeros((20, 180, 320), np.uint8))
+    assert det.hits([(window([report]), info)], s, corroborate=False) == [[]]  # the learned threshold alone
+    off = build(["block_corruption"], {"block_corruption": {"threshold": 0.9, "decoder_area_ratio": None}})[0]
+    off.net, off.top_fraction = det.net, det.top_fraction
+    assert off([(window([report]), info)]) == [[]]
+    with torch.no_grad():
+        det.net.map_head.bias.fill_(5.0)  # above the learned threshold: flagged by the score, decoder or not
+    (hits,) = det([(window([]), info)])
+    assert len(hits) == 20 and {h.details["flagged_by"] for h in hits} == {"score"}
+    assert {h.details["evidence"] for h in hits} == {"map"}
+    with pytest.raises(ValueError, match="decoder_area_ratio must be in"):
+        build(["block_corruption"], {"block_corruption": {"decoder_area_ratio": 0}})
+
+
 def test_training_tone_jitter_keeps_block_edges_and_targets():
     """The training crops' tone change is a monotonic curve (a block edge stays an edge, in the same
     direction) plus small noise; the crop's shape, dtype and the batch's targets are unchanged."""

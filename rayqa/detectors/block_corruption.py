@@ -4,15 +4,20 @@ Frames are sampled at ``fps`` (default 5) as 320x180 luma, the very frames ``blu
 decode for both), and batched through a small fully convolutional network
 (:mod:`rayqa.nets.block_corruption`) that gives a corruption probability per 8x8 cell (one H.264
 macroblock of a 640x360 picture). A sample is flagged when the frame score (the mean of its top
-2 % of cells) exceeds ``threshold`` (the model's calibrated operating point); ``min_samples``
-flagged samples in a row (0.4 s at 5 fps) make a ``block_corruption`` event.
+2 % of cells) exceeds ``threshold`` (the model's calibrated operating point), or, where the decoder
+itself reported video damage in the ``decoder_lookback_s`` before it (a file whose bitstream is
+damaged), when the map's corrupted-area ratio exceeds ``decoder_area_ratio`` (0.07, Prime Video's
+published rule for the map): the decoder's report is the corroboration that lets the map's area
+decide, while without one (captures, clean files) only the stricter learned score does.
+``min_samples`` flagged samples in a row (0.4 s at 5 fps) make a ``block_corruption`` event.
 
 ``details``: the peak sample's ``corrupted_area_ratio`` (cells above ``cell_threshold``), its
 ``frame_index`` and ``time_s``, the ``probability`` (frame score), the map (``map_cells``, one
 string of 0/1 per row of cells), and ``evidence``: ``"map+decoder"`` with the decoder's own
 report (``decoder_report``: where and what it concealed) when the decoder flagged video damage in
 the ``decoder_lookback_s`` before the flagged frame (damage smears until the next keyframe), else
-``"map"`` (a capture: the damage is in the picture, the bitstream is clean).
+``"map"`` (a capture: the damage is in the picture, the bitstream is clean); ``flagged_by``:
+``"score"`` or ``"area+decoder"`` (flagged by the area rule only, on the decoder's corroboration).
 """
 
 from __future__ import annotations
@@ -44,6 +49,9 @@ class BlockCorruption(Detector):
         "min_samples": 2,  # an event needs this many flagged samples in a row (2 at 5 fps: 0.4 s)
         "min_duration_s": None,  # default: min_samples sample periods
         "decoder_lookback_s": 2.0,  # the decoder's report this long before a flagged frame is cited
+        # With such a report, a sample is also flagged when this share of its cells is corrupted
+        # (Prime Video's map rule); None: the learned threshold alone, decoder or not.
+        "decoder_area_ratio": 0.07,
     }
 
     def __init__(self, **params: Any):
@@ -53,6 +61,9 @@ class BlockCorruption(Detector):
             raise ValueError("block_corruption: fps > 0 and a size of at least 32x32 are required")
         if p["threshold"] is not None and not 0 < float(p["threshold"]) < 1:
             raise ValueError(f"block_corruption: threshold must be in (0, 1), got {p['threshold']!r}")
+        if p["decoder_area_ratio"] is not None and not 0 < float(p["decoder_area_ratio"]) < 1:
+            raise ValueError("block_corruption: decoder_area_ratio must be in (0, 1) or null, "
+                             f"got {p['decoder_area_ratio']!r}")
         self.video = VideoSpec(fps=float(p["fps"]), width=int(p["width"]), height=int(p["height"]), gray=True)
         if p["merge_gap_s"] is None:
             p["merge_gap_s"] = round(1.0 / self.video.fps + 1e-3, 4)
@@ -93,27 +104,46 @@ class BlockCorruption(Detector):
                  "message": d.message} for d in window.damage
                 if d.stream == "video" and d.start_s <= t + step and d.end_s >= t - back][:3]
 
-    def __call__(self, batch: list[tuple[Window, ItemInfo]]) -> list[list[Hit]]:
+    def corroborated(self, window: Window, t: float) -> bool:
+        """The decoder reported concealed or undecodable video at or before the sample at ``t``, in
+        the ``decoder_lookback_s`` up to it (a gave-up report, a failed seek or a demuxer that
+        stopped, says nothing about the picture)."""
+        back = float(self.params["decoder_lookback_s"])
+        return any(d.stream == "video" and not d.gave_up and d.start_s <= t + 1e-3 and d.end_s >= t - back
+                   for d in window.damage)
+
+    def _todo(self, batch: list[tuple[Window, ItemInfo]]) -> list[int]:
         key = self.video.key
-        todo = [i for i, (w, info) in enumerate(batch)
+        return [i for i, (w, info) in enumerate(batch)
                 if self.applies_to(info) and key in w.video and len(w.video[key].frames)]
-        out: list[list[Hit]] = [[] for _ in batch]
+
+    def __call__(self, batch: list[tuple[Window, ItemInfo]]) -> list[list[Hit]]:
+        todo = self._todo(batch)
         if not todo:
-            return out
-        frames = np.concatenate([batch[i][0].video[key].frames for i in todo])
-        s = self.score(frames)
-        flags = self.flagged(s)
+            return [[] for _ in batch]
+        return self.hits(batch, self.score(np.concatenate([batch[i][0].video[self.video.key].frames for i in todo])))
+
+    def hits(self, batch: list[tuple[Window, ItemInfo]], s: dict[str, np.ndarray],
+             corroborate: bool = True) -> list[list[Hit]]:
+        """The batch's hits from ``s``, the scores of its windows' frames in order (``score``);
+        ``corroborate=False``: the map's learned threshold alone, whatever the decoder reported."""
+        key = self.video.key
+        out: list[list[Hit]] = [[] for _ in batch]
+        by_score = self.flagged(s)
+        area = self.params["decoder_area_ratio"] if corroborate else None
         step = 1.0 / self.video.fps
         cell = float(self.params["cell_threshold"])
         at = 0
-        for i in todo:
+        for i in self._todo(batch):
             w = batch[i][0]
             v = w.video[key]
             for j in range(len(v.frames)):
                 k = at + j
-                if not flags[k]:
-                    continue
                 t = float(v.times_s[j])
+                by_area = (area is not None and float(s["area_ratio"][k]) > float(area)
+                           and bool(w.damage) and self.corroborated(w, t))
+                if not (by_score[k] or by_area):
+                    continue
                 hot = s["maps"][k] > cell
                 report = self.decoder_report(w, t)
                 out[i].append(Hit("block_corruption", t, t + step, float(s["score"][k]), {
@@ -124,6 +154,7 @@ class BlockCorruption(Detector):
                     "map_cells": "/".join("".join("1" if c else "0" for c in row) for row in hot),
                     "frames_flagged": 1,
                     "evidence": "map+decoder" if report else "map",
+                    "flagged_by": "score" if by_score[k] else "area+decoder",
                     **({"decoder_report": report} if report else {}),
                 }))
             at += len(v.frames)
@@ -140,4 +171,6 @@ class BlockCorruption(Detector):
         report = kept.get("decoder_report") or other.get("decoder_report")
         if report:
             merged["decoder_report"], merged["evidence"] = report, "map+decoder"
+        if "score" in (kept.get("flagged_by"), other.get("flagged_by")):
+            merged["flagged_by"] = "score"  # the event's learned score passed the threshold somewhere
         return merged
