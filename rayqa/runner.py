@@ -112,7 +112,8 @@ def only(window: Window, det: Detector) -> Window:
     """The part of a decoded window one detector needs (less to ship to a remote replica)."""
     keep_v = {det.video.key: window.video[det.video.key]} if det.video is not None else {}
     keep_a = {det.audio.key: window.audio[det.audio.key]} if det.audio is not None else {}
-    return Window(window.item_id, window.t0, window.t1, keep_v, keep_a, list(window.damage), window.decoder)
+    return Window(window.item_id, window.t0, window.t1, keep_v, keep_a, list(window.damage), window.decoder,
+                  recent_damage=list(window.recent_damage))
 
 
 def failure(det: Detector, e: BaseException) -> str:

@@ -88,6 +88,11 @@ class Damage:
     gave_up: bool = False
 
 
+# A window also carries the decoder's reports from this long before its start (``recent_damage``),
+# as far back as the pass decoded: the frames after a damaged one smear until the next keyframe.
+RECENT_DAMAGE_S = 4.0
+
+
 @dataclass
 class Window:
     """One decoded span ``[t0, t1)`` of an item: everything a detector sees."""
@@ -102,6 +107,11 @@ class Window:
     # Seconds this window's decode spent on parts of the work (seek, frame conversion, audio
     # resampling), its share of the pass that decoded it: the scan's profile adds them up.
     timing: dict[str, float] = field(default_factory=dict)
+    # The decoder's reports from just before t0 (the same pass: the previous window, or the seek's
+    # preroll from the keyframe), clipped to [t0 - RECENT_DAMAGE_S, t0): context for a
+    # detector whose evidence outlives the damaged frame (concealment smears until the next
+    # keyframe); not this window's damage, so decode_error does not report them again.
+    recent_damage: list[Damage] = field(default_factory=list)
 
 
 @dataclass

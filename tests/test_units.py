@@ -397,6 +397,41 @@ def test_frame_rate_range_tells_variable_from_constant():
     assert frame_rate_range([0.0, 0.04]) == (False, None, None)
 
 
+def test_a_window_carries_the_decoders_reports_from_just_before_it(tmp_path):
+    """Concealment smears until the next keyframe, so a window carries the decoder's reports from
+    the RECENT_DAMAGE_S before its start (``recent_damage``): from the previous window of the same
+    pass, and from the seek's preroll when it is decoded alone. They are not its damage:
+    decode_error reports each place once, and block_corruption's corroboration reads them."""
+    from rayqa.synth import ClipSpec, corrupt_video_packets, write_clip
+    from rayqa.types import RECENT_DAMAGE_S, VideoSpec
+
+    clean = write_clip(tmp_path / "clean.mp4", ClipSpec(duration_s=14, width=160, height=90, seed=5, faststart=True))
+    damaged = tmp_path / "damaged.mp4"
+    corrupt_video_packets(clean, damaged, 5.0, 5.9)  # P-frames before the keyframe at 6 s (GOP 50 at 25 fps)
+    info = media.probe(str(damaged))
+    spec = VideoSpec(5, 80, 45, gray=True)
+    run = media.decode_windows(str(damaged), info, [(0.0, 3.0), (3.0, 6.0), (6.0, 10.0), (10.0, 14.0)], [spec], [])
+    before, at6 = run[1], run[2]
+    assert [d.stream for d in before.damage] and all(d.start_s >= 5.0 - 0.05 for d in before.damage)
+    assert at6.damage == [] and run[3].damage == [] and run[0].recent_damage == []
+    # The reports before 6 s, clipped to [6 - RECENT_DAMAGE_S, 6): the previous window's, as they are there.
+    assert [(d.start_s, d.end_s, d.message) for d in at6.recent_damage] == \
+        [(d.start_s, d.end_s, d.message) for d in before.damage if d.end_s > 6.0 - RECENT_DAMAGE_S]
+    assert run[3].recent_damage == []  # it starts more than RECENT_DAMAGE_S after them
+    (alone,) = media.decode_windows(str(damaged), info, [(6.0, 10.0)], [spec], [])  # the seek's preroll
+    assert alone.damage == [] and alone.recent_damage and \
+        {d.message for d in alone.recent_damage} <= {d.message for d in before.damage}
+    assert max(d.end_s for d in alone.recent_damage) <= 6.0 and min(d.start_s for d in alone.recent_damage) >= 2.0
+    (clean_alone,) = media.decode_windows(str(clean), media.probe(str(clean)), [(6.0, 10.0)], [spec], [])
+    assert clean_alone.recent_damage == [] and clean_alone.damage == []
+    de, bc = build(["decode_error", "block_corruption"])
+    assert de.detect(at6, info) == [] and de.detect(alone, info) == []  # reported once, by the window it is in
+    assert bc.corroborated(alone, 6.2) and not bc.corroborated(alone, 8.5) and not bc.corroborated(clean_alone, 6.2)
+    assert bc.decoder_report(alone, 6.2)[0]["end_s"] <= 6.0
+    with pytest.raises(ValueError, match="decoder_lookback_s must be in"):
+        build(["block_corruption"], {"block_corruption": {"decoder_lookback_s": RECENT_DAMAGE_S + 1}})
+
+
 def test_a_run_decoded_in_one_pass_hands_out_each_window_final_and_as_a_whole_run_decode_gives_it(tmp_path):
     """``decode_runs`` decodes a run of windows in one pass (one seek) and hands them out a chunk
     at a time: every window, its frames, samples and damage (concealed frames across a window
@@ -427,6 +462,7 @@ def test_a_run_decoded_in_one_pass_hands_out_each_window_final_and_as_a_whole_ru
         assert len(handed) == len(whole) == len(spans)
         for w, f, ref in zip(handed, frozen, whole):
             assert [str(d) for d in w.damage] == [str(d) for d in f.damage] == [str(d) for d in ref.damage], path.name
+            assert [str(d) for d in w.recent_damage] == [str(d) for d in ref.recent_damage], path.name
             for key, v in ref.video.items():
                 for got in (w.video[key], f.video[key]):
                     assert np.array_equal(got.frames, v.frames) and np.array_equal(got.times_s, v.times_s)

@@ -8,7 +8,8 @@ macroblock of a 640x360 picture). A sample is flagged when the frame score (the 
 itself reported video damage in the ``decoder_lookback_s`` before it (a file whose bitstream is
 damaged), when the map's corrupted-area ratio exceeds ``decoder_area_ratio`` (0.07, Prime Video's
 published rule for the map): the decoder's report is the corroboration that lets the map's area
-decide, while without one (captures, clean files) only the stricter learned score does.
+decide, while without one (captures, clean files) only the stricter learned score does. The
+report may come from before the window (``Window.recent_damage``): window edges change nothing.
 ``min_samples`` flagged samples in a row (0.4 s at 5 fps) make a ``block_corruption`` event.
 
 ``details``: the peak sample's ``corrupted_area_ratio`` (cells above ``cell_threshold``), its
@@ -27,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from rayqa.detectors.base import Detector
-from rayqa.types import Hit, ItemInfo, VideoSpec, Window
+from rayqa.types import RECENT_DAMAGE_S, Hit, ItemInfo, VideoSpec, Window
 
 
 class BlockCorruption(Detector):
@@ -48,7 +49,8 @@ class BlockCorruption(Detector):
         "merge_gap_s": None,  # flagged samples closer than this merge (default: one sample period)
         "min_samples": 2,  # an event needs this many flagged samples in a row (2 at 5 fps: 0.4 s)
         "min_duration_s": None,  # default: min_samples sample periods
-        "decoder_lookback_s": 2.0,  # the decoder's report this long before a flagged frame is cited
+        # the decoder's report this long before a flagged frame is cited (the previous window's too)
+        "decoder_lookback_s": 2.0,
         # With such a report, a sample is also flagged when this share of its cells is corrupted
         # (Prime Video's map rule); None: the learned threshold alone, decoder or not.
         "decoder_area_ratio": 0.07,
@@ -64,6 +66,9 @@ class BlockCorruption(Detector):
         if p["decoder_area_ratio"] is not None and not 0 < float(p["decoder_area_ratio"]) < 1:
             raise ValueError("block_corruption: decoder_area_ratio must be in (0, 1) or null, "
                              f"got {p['decoder_area_ratio']!r}")
+        if not 0 <= float(p["decoder_lookback_s"]) <= RECENT_DAMAGE_S:
+            raise ValueError(f"block_corruption: decoder_lookback_s must be in [0, {RECENT_DAMAGE_S:g}] (how far back "
+                             f"a window carries the decoder's reports), got {p['decoder_lookback_s']!r}")
         self.video = VideoSpec(fps=float(p["fps"]), width=int(p["width"]), height=int(p["height"]), gray=True)
         if p["merge_gap_s"] is None:
             p["merge_gap_s"] = round(1.0 / self.video.fps + 1e-3, 4)
@@ -101,7 +106,7 @@ class BlockCorruption(Detector):
         back = float(self.params["decoder_lookback_s"])
         step = 1.0 / self.video.fps
         return [{"start_s": round(d.start_s, 3), "end_s": round(d.end_s, 3), "decoder": d.decoder,
-                 "message": d.message} for d in window.damage
+                 "message": d.message} for d in window.recent_damage + window.damage
                 if d.stream == "video" and d.start_s <= t + step and d.end_s >= t - back][:3]
 
     def corroborated(self, window: Window, t: float) -> bool:
@@ -110,7 +115,7 @@ class BlockCorruption(Detector):
         stopped, says nothing about the picture)."""
         back = float(self.params["decoder_lookback_s"])
         return any(d.stream == "video" and not d.gave_up and d.start_s <= t + 1e-3 and d.end_s >= t - back
-                   for d in window.damage)
+                   for d in window.recent_damage + window.damage)
 
     def _todo(self, batch: list[tuple[Window, ItemInfo]]) -> list[int]:
         key = self.video.key
@@ -141,7 +146,7 @@ class BlockCorruption(Detector):
                 k = at + j
                 t = float(v.times_s[j])
                 by_area = (area is not None and float(s["area_ratio"][k]) > float(area)
-                           and bool(w.damage) and self.corroborated(w, t))
+                           and bool(w.damage or w.recent_damage) and self.corroborated(w, t))
                 if not (by_score[k] or by_area):
                     continue
                 hot = s["maps"][k] > cell

@@ -28,6 +28,7 @@ def decode_with_fallback(path, info, spans, video_specs, audio_specs, item_id) -
                                    item_id)
         for i, a in zip(good, extra):
             windows[i].audio, windows[i].damage = a.audio, windows[i].damage + a.damage
+            windows[i].recent_damage = windows[i].recent_damage + a.recent_damage
             windows[i].video.update(a.video)
     for i, w in enumerate(windows):
         if isinstance(w, str):

@@ -19,7 +19,7 @@ import numpy as np
 
 from rayqa.media.convert import Scaler, frame_to_spec, sample_times
 from rayqa.media.probe import one_line, open_container
-from rayqa.types import AudioSamples, AudioSpec, Damage, VideoFrames, VideoSpec, Window
+from rayqa.types import RECENT_DAMAGE_S, AudioSamples, AudioSpec, Damage, VideoFrames, VideoSpec, Window
 
 # A window's decode starts this long before it, so that audio interleaved ahead of the
 # video keyframe is not lost after a seek.
@@ -225,7 +225,7 @@ def iter_decode(uri, info, spans, video_specs, audio_specs, item_id) -> Iterator
                 except av.error.FFmpegError as e:
                     # The decoder refused the packet; note where and go on with the next one.
                     t = float(packet.pts * packet.time_base) if packet.pts is not None else (last_t[st.index] or start)
-                    if start <= t < end:
+                    if start - RECENT_DAMAGE_S <= t < end:  # before start: only windows' recent_damage
                         kind = "video" if st is vs else "audio"
                         _damage(pending, t, t + (1 / fps if st is vs else 0.05), kind, f"undecodable packet: {one_line(e)}")
                     continue
@@ -238,10 +238,10 @@ def iter_decode(uri, info, spans, video_specs, audio_specs, item_id) -> Iterator
                         if t >= end:
                             done[st.index] = True
                             continue
+                        if frame.is_corrupt and t >= start - RECENT_DAMAGE_S:
+                            bad_video.append(t)  # before start (the preroll): recent_damage only
                         if t < start:
                             continue
-                        if frame.is_corrupt:
-                            bad_video.append(t)
                         for acc in vacc:
                             if acc.next_i < len(acc.targets) and acc.targets[acc.next_i] <= t + _HALF:
                                 _take_video(acc, frame, t, fps)
@@ -373,8 +373,12 @@ def _runs_of_times(times: list[float], max_gap: float) -> list[tuple[float, floa
 
 
 def _damage(windows: list[Window], t0: float, t1: float, stream: str, message: str, gave_up: bool = False) -> None:
-    """Attach a damage span to every window it overlaps, clipped to the window."""
+    """Attach a damage span to every window it overlaps, clipped to the window, and to the
+    ``recent_damage`` of every window that starts up to ``RECENT_DAMAGE_S`` after it begins."""
     for w in windows:
         a, b = max(t0, w.t0), min(t1, w.t1)
         if a < b or (a == b and w.t0 <= t0 < w.t1):
             w.damage.append(Damage(a, max(b, a), stream, w.decoder or "pyav", message, gave_up))
+        a, b = max(t0, w.t0 - RECENT_DAMAGE_S), min(t1, w.t0)
+        if t0 < w.t0 and a <= b:
+            w.recent_damage.append(Damage(a, b, stream, w.decoder or "pyav", message, gave_up))
