@@ -113,6 +113,11 @@ class Window:
     # keyframe); not this window's damage, so decode_error does not report them again.
     recent_damage: list[Damage] = field(default_factory=list)
 
+    def video_reports(self) -> list[Damage]:
+        """The decoder's video reports a detector of pictures weighs: those just before the window
+        (``recent_damage``), then the window's own."""
+        return [d for d in self.recent_damage + self.damage if d.stream == "video"]
+
 
 @dataclass
 class Hit:

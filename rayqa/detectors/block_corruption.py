@@ -106,16 +106,15 @@ class BlockCorruption(Detector):
         back = float(self.params["decoder_lookback_s"])
         step = 1.0 / self.video.fps
         return [{"start_s": round(d.start_s, 3), "end_s": round(d.end_s, 3), "decoder": d.decoder,
-                 "message": d.message} for d in window.recent_damage + window.damage
-                if d.stream == "video" and d.start_s <= t + step and d.end_s >= t - back][:3]
+                 "message": d.message} for d in window.video_reports()
+                if d.start_s <= t + step and d.end_s >= t - back][:3]
 
     def corroborated(self, window: Window, t: float) -> bool:
         """The decoder reported concealed or undecodable video at or before the sample at ``t``, in
         the ``decoder_lookback_s`` up to it (a gave-up report, a failed seek or a demuxer that
         stopped, says nothing about the picture)."""
         back = float(self.params["decoder_lookback_s"])
-        return any(d.stream == "video" and not d.gave_up and d.start_s <= t + 1e-3 and d.end_s >= t - back
-                   for d in window.recent_damage + window.damage)
+        return any(not d.gave_up and d.start_s <= t + 1e-3 and d.end_s >= t - back for d in window.video_reports())
 
     def _todo(self, batch: list[tuple[Window, ItemInfo]]) -> list[int]:
         key = self.video.key
@@ -146,7 +145,7 @@ class BlockCorruption(Detector):
                 k = at + j
                 t = float(v.times_s[j])
                 by_area = (area is not None and float(s["area_ratio"][k]) > float(area)
-                           and bool(w.damage or w.recent_damage) and self.corroborated(w, t))
+                           and self.corroborated(w, t))
                 if not (by_score[k] or by_area):
                     continue
                 hot = s["maps"][k] > cell

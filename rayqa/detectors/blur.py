@@ -82,9 +82,8 @@ class Blur(Detector):
         if len(v.frames) == 0:
             return []
         s = sharpness(v.frames, self.params["min_frame_std"], self.params["min_frame_mean"])
-        for dm in window.recent_damage + window.damage:  # concealed damage smears pictures: decode_error's finding
-            if dm.stream == "video":
-                s[(v.times_s >= dm.start_s - 0.2) & (v.times_s <= dm.end_s + 0.2)] = np.nan
+        for dm in window.video_reports():  # concealed damage smears pictures: decode_error's finding
+            s[(v.times_s >= dm.start_s - 0.2) & (v.times_s <= dm.end_s + 0.2)] = np.nan
         # One measurement hit per window: merge needs the whole item's values for its baseline.
         return [Hit("blur", float(window.t0), float(window.t1), 0.0, {
             "kind": "sharpness", "times_s": [round(float(t), 3) for t in v.times_s],

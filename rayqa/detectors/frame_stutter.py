@@ -168,7 +168,7 @@ class FrameStutter(Detector):
                                                 p["jump_fraction"], p["min_separation"], p["cut_ratio"],
                                                 int(p["max_repeat_frames"]), p["max_motion"])
         # Concealed damage repeats and smears pictures: that is decode_error's finding.
-        damaged = [(dm.start_s, dm.end_s) for dm in window.recent_damage + window.damage if dm.stream == "video"]
+        damaged = [(dm.start_s, dm.end_s) for dm in window.video_reports()]
         hits = [Hit("frame_stutter", s, s + 1.0, 0.0, {"kind": "_cadence"})
                 for s in cadence_seconds(v.times_s, d, p["cadence_still_ratio"], p["cadence_jump_ratio"],
                                                  p["cadence_share"], p["min_motion"])]

@@ -268,7 +268,7 @@ class VideoTearing(Detector):
         for d in candidates(steps, banded, splits, p["search_jump_ratio"], np.inf, p["search_band_fraction"], tail):
             if d["kind"] == "jump":
                 found[d["index"]] = {**d, "loose": True}
-        damaged = [(dm.start_s, dm.end_s) for dm in window.recent_damage + window.damage if dm.stream == "video"]
+        damaged = [(dm.start_s, dm.end_s) for dm in window.video_reports()]
         hits = []
         for c in sorted(found.values(), key=lambda c: c["index"]):
             t = float(v.times_s[c["index"]])
