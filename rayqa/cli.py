@@ -216,6 +216,10 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--augment", type=float, default=None, metavar="SHARE",
                    help="share of training crops given a random tone curve and sensor noise (block_corruption; "
                         "default 0: the shipped release 2)")
+    p.add_argument("--mine-items", type=int, default=None, metavar="N",
+                   help="mine hard negatives from N further minutes of clean train-split programme: every "
+                        "mine_every steps the net scores it, and a share of each batch are crops around its most "
+                        "probable cells (block_corruption; default 0: the shipped release 2)")
     p.add_argument("--finetune", type=int, default=None, metavar="STEPS",
                    help="before the context head, train the trunk end to end for STEPS steps on crops of the real "
                         "training windows beside simulated ones (audio_artifacts; with --weights, from that trunk)")
@@ -248,9 +252,9 @@ def cmd_train(args) -> int:
         except Exception as e:  # ModelLoadError and unreadable files: say why
             print(f"rayqa: refused: --init-panns: {e}", file=sys.stderr)
             return EXIT_REFUSED
-    for option in ("augment", "finetune"):  # options only some detectors' training has
+    for option in ("augment", "finetune", "mine_items"):  # options only some detectors' training has
         if getattr(args, option) is not None:
-            if unsupported(f"--{option}"):
+            if unsupported(f"--{option.replace('_', '-')}"):
                 return EXIT_REFUSED
             given[option] = getattr(args, option)
     cfg = trainer.TrainConfig(**given)

@@ -138,6 +138,36 @@ def test_training_tone_jitter_keeps_block_edges_and_targets():
     assert np.array_equal(plain[3], a[3]) and not np.array_equal(plain[0], a[0])  # same crops, other tones
 
 
+def test_mined_crops_hold_their_most_probable_cell_and_come_last():
+    """With mining on, ``mine_share`` of a batch are crops of mined (clean) frames that hold the
+    frame's most probable cell, all-clean targets; without a mining round yet, none."""
+    from rayqa.train.block_corruption import INPUT_H, INPUT_W, TrainConfig, _focus_offset, crop_batch
+
+    rng = np.random.default_rng(1)
+    for cell, size, full in [(0, 96, 180), (21, 96, 180), (22, 96, 180), (39, 160, 320), (10, 160, 320)]:
+        for _ in range(20):
+            o = _focus_offset(cell, size, full, rng)
+            assert o % 8 == 0 and 0 <= o <= full - size
+            assert o // 8 <= cell < (o + size) // 8 or cell == 22  # the partial last row is in no crop
+    data = {"frames": np.zeros((4, 180, 320), np.uint8), "scores": np.zeros((4, 23, 40), np.float16),
+            "damaged_idx": np.array([0]), "clean_idx": np.array([1, 2, 3]), "hardness": None}
+    data["scores"][0, 4:8, 4:8] = 20
+    frames = np.zeros((3, INPUT_H, INPUT_W), np.uint8)
+    for j, (r, c) in enumerate([(2, 3), (15, 30), (20, 38)]):
+        frames[j, r * 8:(r + 1) * 8, c * 8:(c + 1) * 8] = 255  # the one bright cell marks the focus
+    mined = {"frames": frames, "hardness": None, "focus": None}
+    cfg = TrainConfig(batch=16, mine_share=0.25)
+    x, t, y, idx = crop_batch(data, np.random.default_rng(0), cfg, mined)
+    assert (idx >= 0).all()  # no mining round yet: no mined crops
+    mined.update(hardness=np.array([1.0, 1.0, 2.0]), focus=np.array([[2, 3], [15, 30], [20, 38]]))
+    x, t, y, idx = crop_batch(data, np.random.default_rng(0), cfg, mined)
+    assert (idx[:-4] >= 0).all() and (idx[-4:] < 0).all()
+    assert all((x[k] == 255).sum() == 64 for k in range(12, 16))  # the whole focus cell is in the crop
+    assert np.all(t[12:] == 0) and np.all(y[12:] == 0)
+    with pytest.raises(ValueError, match="mine_share"):
+        TrainConfig(mine_share=0.7).check()
+
+
 def test_train_augment_flag_is_checked(capsys):
     assert main(["train", "block_corruption", "--augment", "1.5", "--no-register"]) == 2
     assert "augment is a share of crops" in capsys.readouterr().err
@@ -290,6 +320,16 @@ def test_train_command_writes_registers_and_the_detector_loads_it(tmp_path, monk
     load_detector(det, resolved)
     assert (det.model_name, det.model_version) == ("rayqa-block_corruption", resolved.version)
     assert det.score(np.zeros((1, 180, 320), np.uint8))["maps"].shape == (1, 23, 40)
+    # Hard-negative mining: a further clean minute (here 10 s) is simulated beside the same data,
+    # scored by the net every `mine_every` steps, and enters the data's hash and the model card.
+    from rayqa.train.block_corruption import TrainConfig, train
+
+    logs = []
+    mined = train(TrainConfig(items=4, steps=3, batch=8, mine_items=1, mine_every=1), data=data,
+                  out=tmp_path / "mined", register=False, log=logs.append)
+    assert (data / "mine" / "000.npz").exists() and mined["data_sha256"] != meta["data_sha256"]
+    assert sum(m.startswith("mining: ") and "frames scored" in m for m in logs) == 2  # before steps 2 and 3
+    assert "--mine-items 1" in (tmp_path / "mined" / "MODEL_CARD.md").read_text()
 
 
 def test_learned_detectors_run_only_when_named():

@@ -68,6 +68,9 @@ class TrainConfig:
     hard_frames: int = 24  # and from its low-bitrate or grainy encode
     damaged_share: float = 0.4  # of each batch, crops from damaged frames (the rest: undamaged, hardest first)
     augment: float = 0.0  # share of crops given a random tone change (gain, offset, gamma) and sensor noise
+    mine_items: int = 0  # clean train-split programme items (60 s each, apart from calibration) mined for hard negatives
+    mine_every: int = 750  # steps between mining rounds (the first after this many steps)
+    mine_share: float = 0.25  # of each batch, crops of mined frames, centred on their most probable cell
     target_fpr: float = 0.005
     fps: float = 5.0  # the detector's sampling rate (calibration)
     min_samples: int = 2  # the detector's event rule (calibration)
@@ -81,6 +84,9 @@ class TrainConfig:
             raise ValueError("items >= 4, steps >= 1, batch >= 2 and target_fpr in (0, 1) are required")
         if not 0 <= self.augment <= 1:
             raise ValueError("augment is a share of crops, in [0, 1]")
+        if self.mine_items < 0 or self.mine_every < 1 or not 0 <= self.mine_share <= 1 - self.damaged_share:
+            raise ValueError(f"mine_items >= 0, mine_every >= 1 and mine_share in [0, {1 - self.damaged_share:g}] "
+                             "(the batch's undamaged share) are required")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,14 +218,16 @@ def simulate_item(folder: str, idx: int, cfg: TrainConfig, split: str = "train")
     return str(out)
 
 
-def simulate_calibration(folder: str, idx: int, cfg: TrainConfig, seconds: float = 60.0, split: str = "train") -> str:
-    """Clean programme sampled at the detector's rate into ``folder/calib/NNN.npz`` (frames only)."""
+def simulate_calibration(folder: str, idx: int, cfg: TrainConfig, seconds: float = 60.0, split: str = "train",
+                         sub: str = "calib") -> str:
+    """Clean programme sampled at the detector's rate into ``folder/<sub>/NNN.npz`` (frames only):
+    ``calib`` for the operating point, ``mine`` (another seed stream) for hard-negative mining."""
     from rayqa.simulate import real
 
-    out = Path(folder) / "calib" / f"{idx:03d}.npz"
+    out = Path(folder) / sub / f"{idx:03d}.npz"
     if out.exists():
         return str(out)
-    rng = np.random.default_rng([cfg.seed, idx, 1818])
+    rng = np.random.default_rng([cfg.seed, idx, 1818 if sub == "calib" else 1819])
     frames = real.render(real.plan_shots(seconds, rng, split), FPS, W, H, rng, float(rng.uniform(0.3, 1.0)), 0.0)
     with tempfile.TemporaryDirectory() as tmp:
         path = encode_rgb(Path(tmp) / "calib.mp4", frames, 23)
@@ -242,14 +250,18 @@ def make_data(folder: Path, cfg: TrainConfig, log=print) -> Path:
     started = time.perf_counter()
     todo = [i for i in range(cfg.items) if not (folder / "items" / f"{i:04d}.npz").exists()]
     cal = [i for i in range(n_calib(cfg)) if not (folder / "calib" / f"{i:03d}.npz").exists()]
-    if not todo and not cal:
+    mine = [i for i in range(cfg.mine_items) if not (folder / "mine" / f"{i:03d}.npz").exists()]
+    if not todo and not cal and not mine:
         log(f"training data: reusing {folder}")
         return folder
-    log(f"training data: simulating {len(todo)} items and {len(cal)} calibration minutes into {folder} (seed {cfg.seed})")
+    log(f"training data: simulating {len(todo)} items, {len(cal)} calibration and {len(mine)} mining minutes "
+        f"into {folder} (seed {cfg.seed})")
     folder.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(max_workers=max(1, cfg.workers)) as pool:
         futures = [pool.submit(simulate_item, str(folder), i, cfg) for i in todo]
         futures += [pool.submit(simulate_calibration, str(folder), i, cfg, 60.0 if cfg.items >= 20 else 10.0) for i in cal]
+        futures += [pool.submit(simulate_calibration, str(folder), i, cfg, 60.0 if cfg.items >= 20 else 10.0, "train", "mine")
+                    for i in mine]
         for k, f in enumerate(futures):
             f.result()
             if (k + 1) % 20 == 0:
@@ -258,11 +270,14 @@ def make_data(folder: Path, cfg: TrainConfig, log=print) -> Path:
     return folder
 
 
-def data_hash(folder: Path) -> str:
-    """sha256 over every item and calibration file of the set, in name order."""
+def data_hash(folder: Path, cfg: TrainConfig | None = None) -> str:
+    """sha256 over the set's item and calibration files (and, with ``cfg.mine_items``, its first
+    ``mine_items`` mining files), in name order."""
     h = hashlib.sha256()
-    for sub in ("items", "calib"):
-        for p in sorted((folder / sub).glob("*.npz")):
+    mine = sorted((folder / "mine").glob("*.npz"))[: cfg.mine_items] if cfg is not None and cfg.mine_items else []
+    for sub in ("items", "calib", "mine"):
+        paths = mine if sub == "mine" else sorted((folder / sub).glob("*.npz"))
+        for p in paths:
             h.update(p.name.encode())
             with open(p, "rb") as f:
                 for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -292,25 +307,67 @@ def load_frames(folder: Path, cfg: TrainConfig, log=print) -> tuple[dict, dict, 
     return out["train"], out["val"], calib
 
 
+def load_mining(folder: Path, cfg: TrainConfig) -> np.ndarray:
+    """The mining programme's frames (N, 180, 320), in item order (empty without ``mine_items``)."""
+    parts = []
+    for i in range(cfg.mine_items):
+        with np.load(folder / "mine" / f"{i:03d}.npz") as z:
+            parts.append(z["frames"])
+    return np.concatenate(parts) if parts else np.zeros((0, INPUT_H, INPUT_W), np.uint8)
+
+
+def mine_round(net, mined: dict, log=print) -> None:
+    """Score every mining frame with the net as it is now: its hardness becomes the frame loss of
+    an undamaged frame at that score, and its crop centre the most probable cell."""
+    from rayqa.nets.block_corruption import score_frames
+
+    net.eval()
+    r = score_frames(net, mined["frames"], batch=64)
+    net.train()
+    s = np.clip(r["score"].astype(np.float64), 1e-5, 1 - 1e-5)
+    mined["hardness"] = -np.log1p(-s) + 0.05
+    flat = r["maps"].reshape(len(s), -1).argmax(axis=1)
+    mined["focus"] = np.stack(np.unravel_index(flat, r["maps"].shape[1:]), axis=1).astype(int)
+    top = np.sort(s)[::-1]
+    log(f"mining: {len(s)} clean programme frames scored; top scores {', '.join(f'{v:.3f}' for v in top[:5])}; "
+        f"{int((s > 0.5).sum())} above 0.5, {int((s > 0.9).sum())} above 0.9")
+
+
 # ---------------------------------------------------------------------------------------------
 # Training
 
 
-def crop_batch(data: dict, rng: np.random.Generator, cfg: TrainConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A batch of 8-pixel-aligned crops, half from damaged frames: frames (B, ch, cw), cell
-    targets (B, ch/8, cw/8) with NaN for left-out cells, and frame targets (B,) (NaN: left out)."""
+def crop_batch(data: dict, rng: np.random.Generator, cfg: TrainConfig, mined: dict | None = None) -> tuple:
+    """A batch of 8-pixel-aligned crops, ``damaged_share`` from damaged frames, ``mine_share`` from
+    the mined clean programme (once a mining round has scored it; drawn by hardness), the rest from
+    undamaged frames by hardness: frames (B, ch, cw), cell targets (B, ch/8, cw/8) with NaN for
+    left-out cells, frame targets (B,) (NaN: left out) and each crop's frame: its index in ``data``,
+    or ``-1 - j`` for mined frame ``j`` (mined crops come last)."""
     damaged, clean = data["damaged_idx"], data["clean_idx"]
     ch, cw = cfg.crop_h, cfg.crop_w
     n_dmg = int(round(cfg.batch * cfg.damaged_share)) if len(damaged) else 0
+    mined = mined if mined is not None and mined.get("hardness") is not None and len(mined["frames"]) else None
+    n_mine = int(round(cfg.batch * cfg.mine_share)) if mined is not None else 0
     hard = data.get("hardness")
     p = None if hard is None else hard / hard.sum()
-    idx = np.concatenate([rng.choice(damaged, n_dmg), rng.choice(clean, cfg.batch - n_dmg, p=p)])
+    idx = np.concatenate([rng.choice(damaged, n_dmg), rng.choice(clean, cfg.batch - n_dmg - n_mine, p=p)])
+    if n_mine:
+        idx = np.concatenate([idx, -1 - rng.choice(len(mined["frames"]), n_mine, p=mined["hardness"] / mined["hardness"].sum())])
     xs, ts, ys = [], [], []
-    for i in idx:
-        oy = int(rng.integers(0, (INPUT_H - ch) // 8 + 1)) * 8
-        ox = int(rng.integers(0, (INPUT_W - cw) // 8 + 1)) * 8
-        img = data["frames"][i, oy:oy + ch, ox:ox + cw]
-        s = data["scores"][i, oy // 8:(oy + ch) // 8, ox // 8:(ox + cw) // 8].astype(np.float32)
+    zero = np.zeros((ch // 8, cw // 8), np.float32)
+    for i in idx.tolist():
+        if i >= 0:
+            oy = int(rng.integers(0, (INPUT_H - ch) // 8 + 1)) * 8
+            ox = int(rng.integers(0, (INPUT_W - cw) // 8 + 1)) * 8
+            img = data["frames"][i, oy:oy + ch, ox:ox + cw]
+            s = data["scores"][i, oy // 8:(oy + ch) // 8, ox // 8:(ox + cw) // 8].astype(np.float32)
+        else:  # a mined frame: an aligned crop that holds its most probable cell, undamaged throughout
+            j = -1 - i
+            r, c = (int(v) for v in mined["focus"][j])
+            oy = _focus_offset(r, ch, INPUT_H, rng)
+            ox = _focus_offset(c, cw, INPUT_W, rng)
+            img = mined["frames"][j, oy:oy + ch, ox:ox + cw]
+            s = zero
         if rng.random() < 0.5:
             img, s = img[:, ::-1], s[:, ::-1]
         if cfg.augment and rng.random() < cfg.augment:
@@ -320,6 +377,16 @@ def crop_batch(data: dict, rng: np.random.Generator, cfg: TrainConfig) -> tuple[
         ts.append(t)
         ys.append(1.0 if np.nansum(t) >= 2 else (0.0 if np.all(t == 0) else np.nan))
     return np.stack(xs), np.stack(ts), np.asarray(ys, np.float32), idx
+
+
+def _focus_offset(cell: int, size: int, full: int, rng: np.random.Generator) -> int:
+    """An 8-aligned crop offset along one axis whose ``size`` pixels hold cell ``cell`` (as far as
+    the frame allows: the last, partial row of cells is in no crop)."""
+    hi = (full - size) // 8
+    lo_c, hi_c = max(0, cell - size // 8 + 1), min(hi, cell)
+    if lo_c > hi_c:
+        lo_c = hi_c = min(hi, max(0, cell - size // 8 + 1))
+    return int(rng.integers(lo_c, hi_c + 1)) * 8
 
 
 # The training crops' tone augmentation (``augment``), one place for the code and the model card.
@@ -442,8 +509,12 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
     started = time.perf_counter()
     folder = make_data(dataset_dir(cfg, data), cfg, log)
     data_s = time.perf_counter() - started
-    digest = data_hash(folder)
+    digest = data_hash(folder, cfg)
     train_set, val_set, calib = load_frames(folder, cfg, log)
+    mined = None
+    if cfg.mine_items:
+        mined = {"frames": load_mining(folder, cfg), "hardness": None, "focus": None}
+        log(f"mining: {len(mined['frames'])} clean programme frames, a round every {cfg.mine_every} steps")
     for s in (train_set, val_set):
         s["ratio"] = frame_truth(s["scores"])
         s["damaged_idx"] = np.flatnonzero((s["scores"] > cfg.pos_score).any(axis=(1, 2)))
@@ -473,7 +544,9 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
     net.train()
     t_train = time.perf_counter()
     for step in range(1, cfg.steps + 1 if weights is None else 1):
-        x, t, y, idx = crop_batch(train_set, rng, cfg)
+        if mined is not None and step > 1 and (step - 1) % cfg.mine_every == 0:
+            mine_round(net, mined, log)
+        x, t, y, idx = crop_batch(train_set, rng, cfg, mined)
         logits = net(net_mod.to_input(x))[:, 0]
         target = torch.from_numpy(t)
         wmap = (~torch.isnan(target)).float()
@@ -485,13 +558,17 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
         per_crop = -(yt * p.log() + (1 - yt) * (1 - p).log())
         frame_loss = (per_crop * wf).sum() / wf.sum().clamp(min=1)
         # Hard negatives: undamaged frames are drawn in proportion to how wrong the net was on them.
-        neg = np.flatnonzero(y == 0)
+        n_tr = int((idx >= 0).sum())
+        neg = np.flatnonzero(y[:n_tr] == 0)
         if len(neg):
             ci = train_set["clean_idx"]
             at = np.minimum(np.searchsorted(ci, idx[neg]), len(ci) - 1)
             ok = ci[at] == idx[neg]  # crops of undamaged frames (not clean corners of damaged ones)
             loss_now = per_crop.detach().numpy()[neg]
             train_set["hardness"][at[ok]] = 0.5 * train_set["hardness"][at[ok]] + 0.5 * (loss_now[ok] + 0.05)
+        if n_tr < len(idx):  # the mined crops' hardness follows the net too (the same rule)
+            j = -1 - idx[n_tr:]
+            mined["hardness"][j] = 0.5 * mined["hardness"][j] + 0.5 * (per_crop.detach().numpy()[n_tr:] + 0.05)
         loss = map_loss + cfg.frame_loss_weight * frame_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -535,7 +612,17 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
 
 
 def _augment_flag(cfg: dict) -> str:
-    return f" --augment {cfg['augment']}" if cfg.get("augment") else ""
+    flags = f" --augment {cfg['augment']}" if cfg.get("augment") else ""
+    return flags + (f" --mine-items {cfg['mine_items']}" if cfg.get("mine_items") else "")
+
+
+def _mine_note(cfg: dict) -> str:
+    if not cfg.get("mine_items"):
+        return ""
+    return (f" Hard negatives mined from {cfg['mine_items']} further minutes of clean train-split programme (apart "
+            f"from the calibration minutes): every {cfg.get('mine_every')} steps the net as it is scores every "
+            f"frame of it, and {round(100 * cfg.get('mine_share', 0))} % of each later batch are crops of those frames "
+            "around their most probable cell, drawn in proportion to the net's loss on them.")
 
 
 def _augment_note(cfg: dict) -> str:
@@ -581,7 +668,7 @@ in P-frames (flip / zero / drop, decoded, per-macroblock scores against the clea
 of that decode re-encoded cleanly (crf 17-30, no decoder flag left); pixel-domain block displacement
 or flat blocks; and as hard negatives the encoder's own blocking at crf 36-48 or film grain (fast
 hand-held pans, footage and title cards are in the programme itself). Training data sha256
-`{meta.get('data_sha256')}`. {cfg.get('steps')} steps of {cfg.get('batch')} crops of {cfg.get('crop_h')}x{cfg.get('crop_w')}{_augment_note(cfg)}.
+`{meta.get('data_sha256')}`. {cfg.get('steps')} steps of {cfg.get('batch')} crops of {cfg.get('crop_h')}x{cfg.get('crop_w')}{_augment_note(cfg)}.{_mine_note(cfg)}
 
 ## Metrics (whole frames of {round(100 * cfg.get('val_fraction', 0))} % of the items held back, at the operating point)
 Positives: frames with at least 7 % of their macroblocks damaged ({m.get('val_positives')}); negatives: frames with none ({m.get('val_negatives')}).
