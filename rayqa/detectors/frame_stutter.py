@@ -132,7 +132,7 @@ class FrameStutter(Detector):
     defects = ("frame_stutter",)
     # Every frame up to 60 fps, small RGB: shared with solid_color_frames and flash_pse.
     video = VideoSpec(fps=60.0, width=96, height=54, gray=False, from_planes=True)
-    version = "3"
+    version = "4"  # 4: damage reported before the window (recent_damage) excuses its repeats too
     # On the real-content benchmark's clean programme the cadence rule took false events from 214
     # to about a sixth of that on its worst items, still tens an hour (short retimed shots, fast
     # pans): runs only when named until that is under 1 an hour.

@@ -204,7 +204,7 @@ class VideoTearing(Detector):
     defects = ("video_tearing",)
     # Every frame up to 60 fps, small RGB: solid_color_frames', flash_pse's and frame_stutter's frames.
     video = VideoSpec(fps=60.0, width=96, height=54, gray=False, from_planes=True)
-    version = "1"
+    version = "2"  # 2: damage reported before the window (recent_damage) excuses its tears too
     experimental = True
     defaults = {
         "bands": 8,  # column bands: a tear crosses them all, a moving object a few
