@@ -33,6 +33,10 @@ Reported:
   (positives: >= 7 % of macroblocks damaged; negatives: none, clean hours included);
 * blockdetect at its best-F1 threshold on these very samples (which flatters it): events by the
   detector's own rule (2 flagged samples in a row), recall and false events per hour;
+* whether time separates them (``temporal``): how long the runs of samples above the operating
+  point last on clean programme and on damaged items, the frame AUC of the score less its standing
+  level (the lowest score within ``CONTEXT_S`` on each side, the higher side; whole items and the
+  scan's 8 s windows), and the score's events when a run must be 3 or 4 samples long;
 * cost per content-second on this CPU, one thread, measured in the same run on the same frames:
   the model's forward pass (v2, 320x180 luma) against the previous model's (ResNet18 trunk +
   1x1 map on 320x180 RGB, 0.6.0's shipped architecture, timed with its architecture), and the
@@ -161,7 +165,7 @@ def score_file(path: str, model: str) -> dict:
     bt, bv, bd_cpu = blockdetect(path)
     bd = bv[np.clip(np.searchsorted(bt, v.times_s - 1e-3), 0, len(bv) - 1)] if len(bv) else np.zeros(len(v.times_s))
     return {"path": path, "duration_s": info.duration_s, "times": v.times_s.tolist(), "score": s["score"].tolist(),
-            "blockdetect": bd.tolist(), "events": events, "events_map_alone": alone, "decoder_damage": len([d for d in w.damage if d.stream == "video"]),
+            "area_ratio": s["area_ratio"].tolist(), "blockdetect": bd.tolist(), "events": events, "events_map_alone": alone, "decoder_damage": len([d for d in w.damage if d.stream == "video"]),
             "decode_s": decode_s, "model_s": model_s, "blockdetect_cpu_s": bd_cpu}
 
 
@@ -196,6 +200,77 @@ def event_figures(stretches: list[dict], events_by_item: dict, items: list[dict]
         truth = [(s["start_s"], s["end_s"]) for s in it["stretches"]]
         false += sum(1 for e in events_by_item[it["item_id"]] if not any(overlaps(e, t) for t in truth))
     out["false_events_outside_stretches"] = false
+    return out
+
+
+CONTEXT_S = 2.4  # the temporal check's reach either side: a keyframe interval (GOP 50 at 25 fps) and 0.4 s
+
+
+def shot_baseline(score: np.ndarray, reach: int) -> np.ndarray:
+    """Each sample's standing level: the lowest score within ``reach`` samples before it and the
+    lowest within ``reach`` after it, the higher of the two (an item edge: the other side alone).
+    Damage shorter than the reach has clean samples on both sides; a picture that scores high for
+    a whole shot stands at its own level on at least one side."""
+    n = len(score)
+    out = np.zeros(n)
+    for k in range(n):
+        sides = [x.min() for x in (score[max(0, k - reach):k], score[k + 1:k + 1 + reach]) if len(x)]
+        out[k] = max(sides) if sides else 0.0
+    return out
+
+
+def temporal_figures(paths: list, scored: list, work: Path, stretches: list, damaged: list, threshold: float,
+                     window_s: float = 8.0) -> dict:
+    """Whether time tells damage from the score's false alarms: how long the runs of samples above
+    the operating point last (clean programme against damaged items); the frame AUC of the score
+    less its standing level (``shot_baseline``, CONTEXT_S either side, fixed before it was
+    measured), over whole items and within the scan's windows; and the score's events when a run
+    must be 3 or 4 samples long, not 2."""
+    from rayqa.detectors.base import runs
+
+    lengths = {"clean": [], "file": [], "capture": []}
+    ys, raw, whole, windowed, per = [], [], [], [], []
+    for (iid, kind, _), r in zip(paths, scored):
+        t, s = np.asarray(r["times"]), np.asarray(r["score"])
+        lengths[kind] += [b - a for a, b in runs(s > threshold)]
+        reach = int(round(CONTEXT_S / (float(np.median(np.diff(t))) if len(t) > 1 else 0.2)))
+        c_whole = s - shot_baseline(s, reach)
+        c_win = np.zeros_like(s)
+        win = np.floor(t / window_s + 1e-9).astype(int)
+        for w in np.unique(win):
+            ix = np.flatnonzero(win == w)
+            c_win[ix] = s[ix] - shot_baseline(s[ix], reach)
+        if kind == "clean":
+            ratio = np.zeros(len(t))
+        else:
+            with np.load(work / f"{iid}-truth.npz") as z:
+                ratio = z["ratio"][np.clip(np.searchsorted(z["times_s"], t - 1e-3), 0, len(z["ratio"]) - 1)]
+        keep = (ratio >= AREA) | (ratio == 0)
+        ys.append(ratio[keep] >= AREA)
+        raw.append(s[keep])
+        whole.append(c_whole[keep])
+        windowed.append(c_win[keep])
+        per.append((iid, kind, t, s, r["duration_s"]))
+    y = np.concatenate(ys)
+    out = {"context_s": CONTEXT_S, "runs_above_threshold": {}}
+    for kind, x in lengths.items():
+        x = np.asarray(x)
+        out["runs_above_threshold"][kind] = {
+            "runs": int(len(x)), "of_2_or_more": int((x >= 2).sum()),
+            "median_samples": float(np.median(x)) if len(x) else None,
+            "p90_samples": float(np.percentile(x, 90)) if len(x) else None, "max_samples": int(x.max()) if len(x) else None}
+    out["frame_auc"] = {"score": auc(y, np.concatenate(raw)), "score_less_standing_level_whole_item": auc(y, np.concatenate(whole)),
+                        "score_less_standing_level_in_windows": auc(y, np.concatenate(windowed))}
+    clean_h = sum(p[4] for p in per if p[1] == "clean") / 3600
+    out["score_events_by_run_length"] = []
+    for ms in (2, 3, 4):
+        row = {"min_samples": ms}
+        for kind in ("file", "capture"):
+            ev = {p[0]: runs_events(p[2], p[3] > threshold, ms) for p in per if p[1] == kind}
+            row[f"recall_{kind}s"] = event_figures(stretches, ev, damaged)["recall_peak_ge_7pct"]
+        row["clean_false_events_per_hour"] = round(sum(len(runs_events(p[2], p[3] > threshold, ms))
+                                                       for p in per if p[1] == "clean") / clean_h, 2)
+        out["score_events_by_run_length"].append(row)
     return out
 
 
@@ -309,6 +384,8 @@ def main() -> None:
         scored = list(pool.map(score_file, [p for _, _, p in paths], [args.model] * len(paths), chunksize=2))
     score_wall = time.perf_counter() - t
     print(f"scored {len(paths)} files in {score_wall:.0f} s", flush=True)
+    # Every sample's score, kept beside the media for analysis without a second scoring pass.
+    (work / "scored.json").write_text(json.dumps({"model": meta["weights_sha256"], "paths": paths, "scored": scored}))
 
     # Frame table: sample score, blockdetect, truth.
     ys, ss, bs, kinds = [], [], [], []
@@ -365,6 +442,7 @@ def main() -> None:
                        "blockdetect_false_events_per_hour_at_best_f1": round(bd_clean / (clean_s / 3600), 3),
                        "where": [{"item_id": iid, "start_s": round(e["start_s"], 2), "end_s": round(e["end_s"], 2),
                                   "score": round(e["score"], 3)} for iid, e in clean_events][:20]}
+    result["temporal"] = temporal_figures(paths, scored, work, stretches, damaged, float(meta["threshold"]))
     sample = [m["uri"] for m in clean_meta[:3]] + [d["file"] for d in damaged[:2]]
     result["cost"] = cost(args.model, sample)
     total_s = sum(r["duration_s"] for r in scored)
