@@ -22,11 +22,11 @@ import pyarrow.parquet as pq
 from rayqa import faults
 from rayqa.columns import FINDINGS_SCHEMA, items_schema
 
-SCAN_FILE = "scan.json"  # the detectors and parameters a scan folder was made with
+SCAN_FILE = "scan.json"  # the detectors, parameters and versions a scan folder was made with
 
 
 class ScanMismatch(ValueError):
-    """A resume whose detectors or parameters differ from the scan already in the folder."""
+    """A resume whose detectors, parameters or versions differ from the scan already in the folder."""
 
 
 def _atomic_write(table: pa.Table, path: Path) -> None:
@@ -44,8 +44,9 @@ class OutputDir:
         self.items_schema = pa.schema(list(items_schema()) + list(self.passthrough_schema))
 
     def check_resumable(self, scan: dict) -> None:
-        """Refuse to resume a scan made with other detectors or parameters (its done items would
-        silently keep the old ones' findings). ``scan``: what :meth:`prepare` records in scan.json."""
+        """Refuse to resume a scan made with other detectors, parameters or detector versions (its
+        done items would silently keep the old ones' findings). ``scan``: what :meth:`prepare`
+        records in scan.json."""
         path = self.root / SCAN_FILE
         if not path.is_file() or not self.done_items():
             return
@@ -53,6 +54,13 @@ class OutputDir:
             before = json.loads(path.read_text())
         except ValueError:
             raise ScanMismatch(f"{path} is not valid JSON; use --rescan to start the scan over") from None
+        if "versions" in scan and "versions" not in before:
+            # A folder from before scan.json recorded versions: its run.json names them, if it has one.
+            known = self._run_versions()
+            if known is None:
+                scan = {k: v for k, v in scan.items() if k != "versions"}
+            else:
+                before = {**before, "versions": known}
         diffs = [k for k in sorted(set(scan) | set(before)) if before.get(k) != scan.get(k)]
         if diffs:
             what = []
@@ -63,12 +71,25 @@ class OutputDir:
                     changed = sorted(n for n in set(before.get(k, {})) | set(scan.get(k, {}))
                                      if before.get(k, {}).get(n) != scan.get(k, {}).get(n))
                     what.append(f"parameters of {', '.join(changed)}")
+                elif k == "versions":
+                    old_v, new_v = before.get(k) or {}, scan.get(k) or {}
+                    changed = [f"{n} {old_v.get(n, '-')} → {new_v.get(n, '-')}" for n in sorted(set(old_v) | set(new_v))
+                               if old_v.get(n) != new_v.get(n)]
+                    what.append(f"versions of {', '.join(changed)}")
                 else:
                     what.append(f"{k} {before.get(k)!r} → {scan.get(k)!r}")
             raise ScanMismatch(
                 f"{self.root} holds a scan made with other settings ({'; '.join(what)}); resuming would mix "
                 "findings of both. Use --rescan to scan every item again with the new settings, another --output "
                 "for a separate scan, or the original settings to resume (--retry-failed also rescans its failed items)")
+
+    def _run_versions(self) -> dict | None:
+        """``{detector: model_version}`` from the folder's run.json, or None where it has none."""
+        try:
+            dets = json.loads((self.root / "run.json").read_text())["detectors"]
+            return {d["name"]: str(d["model_version"]) for d in dets}
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def prepare(self, rescan: bool, scan: dict | None = None, retry_failed: bool = False) -> set[str]:
         """Create the folders; with ``rescan`` empty them; with ``retry_failed`` forget the failed

@@ -82,27 +82,29 @@ def run_scan(manifest: str | os.PathLike, output: str | os.PathLike, detectors: 
     df = read_manifest(manifest)
     extra = passthrough_columns(df)
     out = OutputDir(output, passthrough_schema(df, extra))
-    done = out.prepare(rescan, scan_settings(dets, cfg), retry_failed)
-    todo = df[~df["item_id"].isin(done)]
-
-    fixed: dict[str, float] = {}  # the scan's fixed costs (run.json profile_seconds.fixed)
-    t = time.perf_counter()
-    ensure_ray(address)
-    quiet_ray_data(verbose)
-    fixed["ray_start"] = time.perf_counter() - t
-    resources = ray.cluster_resources()
-    use_gpu = resources.get("GPU", 0) > 0
     model_dets = [d for d in dets if d.pool == "model"]
     dsp_dets = [d for d in dets if d.pool != "model"]
-    cfg.plan_pools([d.name for d in dsp_dets], [d.name for d in model_dets], resources.get("CPU", 0),
-                   resources.get("GPU", 0), use_gpu)  # refuses a plan that cannot run, before any work
 
+    fixed: dict[str, float] = {}  # the scan's fixed costs (run.json profile_seconds.fixed)
+    # The models first: a resume must match the versions the folder was scanned with.
     t = time.perf_counter()
     registry = ModelRegistry()
     resolved = {d.name: registry.resolve(d.name) for d in model_dets}  # once per run
     for d in model_dets:
         verify(d, resolved[d.name])  # a damaged or misfit checkpoint is refused here, not in an actor
     fixed["models"] = time.perf_counter() - t
+    done = out.prepare(rescan, scan_settings(dets, cfg), retry_failed)
+    todo = df[~df["item_id"].isin(done)]
+
+    t = time.perf_counter()
+    ensure_ray(address)
+    quiet_ray_data(verbose)
+    fixed["ray_start"] = time.perf_counter() - t
+    resources = ray.cluster_resources()
+    use_gpu = resources.get("GPU", 0) > 0
+    cfg.plan_pools([d.name for d in dsp_dets], [d.name for d in model_dets], resources.get("CPU", 0),
+                   resources.get("GPU", 0), use_gpu)  # refuses a plan that cannot run, before any work
+
     t = time.perf_counter()
 
     started = datetime.now(timezone.utc)
@@ -146,9 +148,11 @@ def run_scan(manifest: str | os.PathLike, output: str | os.PathLike, detectors: 
 
 
 def scan_settings(dets: list[Detector], cfg: ScanConfig) -> dict:
-    """What makes two scans comparable (recorded in the folder's scan.json; a resume must match)."""
+    """What makes two scans comparable (recorded in the folder's scan.json; a resume must match):
+    the detectors, their parameters and versions (a signal-processing detector's own, a learned
+    one's registry version, resolved before this is called) and the decode window."""
     return {"detectors": sorted(d.name for d in dets), "params": {d.name: d.params for d in dets},
-            "window_s": cfg.decode.window_s}
+            "versions": {d.name: str(d.model_version) for d in dets}, "window_s": cfg.decode.window_s}
 
 
 def policy_record(policy) -> str | None:

@@ -93,6 +93,46 @@ def test_resume_with_other_detectors_or_parameters_is_refused(scanned):
     assert "black_frames" in scan["detectors"] and scan["params"]["black_frames"]["pixel_threshold"] == 0.1
 
 
+def test_resume_with_other_detector_versions_is_refused(scanned, monkeypatch):
+    """A detector whose version changed since the folder was scanned (an upgrade, a new champion)
+    would leave the done items with the old version's findings: the resume is refused."""
+    from rayqa.detectors.black_frames import BlackFrames
+    from rayqa.output import ScanMismatch
+
+    manifest, out, first = scanned
+    before = _snapshot(out)
+    scan = json.loads((out / "scan.json").read_text())
+    old = scan["versions"]["black_frames"]
+    assert old == BlackFrames.version and set(scan["versions"]) == set(scan["detectors"])
+    monkeypatch.setattr(BlackFrames, "version", old + "-next")
+    with pytest.raises(ScanMismatch, match=f"versions of black_frames {old} → {old}-next.*--rescan"):
+        run_scan(manifest, out)
+    assert _snapshot(out) == before  # nothing was touched
+    again = run_scan(manifest, out, rescan=True)  # the way out the message names
+    assert again.counts == {"ok": 5}
+    assert json.loads((out / "scan.json").read_text())["versions"]["black_frames"] == old + "-next"
+
+
+def test_folder_without_recorded_versions_is_checked_against_its_run_json(scanned, monkeypatch):
+    """A folder scanned before scan.json held versions: run.json's detector versions stand in."""
+    from rayqa.detectors.black_frames import BlackFrames
+    from rayqa.output import ScanMismatch
+
+    manifest, out, first = scanned
+    scan = json.loads((out / "scan.json").read_text())
+    del scan["versions"]
+    (out / "scan.json").write_text(json.dumps(scan))
+    assert run_scan(manifest, out).skipped == 5  # same versions: resumed
+    scan = json.loads((out / "scan.json").read_text())
+    del scan["versions"]
+    (out / "scan.json").write_text(json.dumps(scan))
+    monkeypatch.setattr(BlackFrames, "version", BlackFrames.version + "-next")
+    with pytest.raises(ScanMismatch, match="versions of black_frames"):
+        run_scan(manifest, out)
+    (out / "run.json").unlink()  # nothing to tell the versions by: resumed as before
+    assert run_scan(manifest, out).skipped == 5
+
+
 def test_retry_failed_scans_only_the_failed_items_again(ray_local, clips, tmp_path):
     missing = tmp_path / "late.mp4"
     rows = [{"item_id": "clean", "uri": str(clips["clean"])}, {"item_id": "late", "uri": str(missing)}]
