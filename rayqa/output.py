@@ -29,6 +29,12 @@ class ScanMismatch(ValueError):
     """A resume whose detectors, parameters or versions differ from the scan already in the folder."""
 
 
+def _changed(before: dict | None, now: dict | None) -> list[str]:
+    """The keys whose values differ between two per-detector tables (missing on one side counts)."""
+    before, now = before or {}, now or {}
+    return sorted(n for n in set(before) | set(now) if before.get(n) != now.get(n))
+
+
 def _atomic_write(table: pa.Table, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     pq.write_table(table, tmp)
@@ -68,13 +74,10 @@ class OutputDir:
                 if k == "detectors":
                     what.append(f"detectors {','.join(before.get(k) or [])} → {','.join(scan.get(k) or [])}")
                 elif k == "params":
-                    changed = sorted(n for n in set(before.get(k, {})) | set(scan.get(k, {}))
-                                     if before.get(k, {}).get(n) != scan.get(k, {}).get(n))
-                    what.append(f"parameters of {', '.join(changed)}")
+                    what.append(f"parameters of {', '.join(_changed(before.get(k), scan.get(k)))}")
                 elif k == "versions":
                     old_v, new_v = before.get(k) or {}, scan.get(k) or {}
-                    changed = [f"{n} {old_v.get(n, '-')} → {new_v.get(n, '-')}" for n in sorted(set(old_v) | set(new_v))
-                               if old_v.get(n) != new_v.get(n)]
+                    changed = (f"{n} {old_v.get(n, '-')} → {new_v.get(n, '-')}" for n in _changed(old_v, new_v))
                     what.append(f"versions of {', '.join(changed)}")
                 else:
                     what.append(f"{k} {before.get(k)!r} → {scan.get(k)!r}")
@@ -93,8 +96,8 @@ class OutputDir:
 
     def prepare(self, rescan: bool, scan: dict | None = None, retry_failed: bool = False) -> set[str]:
         """Create the folders; with ``rescan`` empty them; with ``retry_failed`` forget the failed
-        items' summaries so they are scanned again. Records ``scan`` (detectors, parameters) in
-        scan.json. Returns the item ids already done."""
+        items' summaries so they are scanned again. Records ``scan`` (detectors, parameters,
+        versions) in scan.json. Returns the item ids already done."""
         if rescan:
             for d in (self.findings_dir, self.items_dir):
                 shutil.rmtree(d, ignore_errors=True)

@@ -106,7 +106,6 @@ def run_scan(manifest: str | os.PathLike, output: str | os.PathLike, detectors: 
                    resources.get("GPU", 0), use_gpu)  # refuses a plan that cannot run, before any work
 
     t = time.perf_counter()
-
     started = datetime.now(timezone.utc)
     run = TrackedRun(SCAN_EXPERIMENT, f"scan-{Path(output).name}", registry=registry,
                      tags={"rayqa.version": __version__, "rayqa.output": str(out.root)})
