@@ -100,9 +100,20 @@ def test_real_sources_split_share_no_file():
     for kind in real.KINDS:
         train, bench = set(real.split_files(kind, "train")), set(real.split_files(kind, "bench"))
         assert not train & bench
-        assert train | bench == set(real.find(kind))
+        assert train | bench == set(real.find(kind)) | set(real.find_train_only(kind))
         if len(real.find(kind)) >= 3:
             assert train and bench
+
+
+def test_train_only_sources_never_reach_a_bench_and_leave_its_files_as_they_were():
+    """The train-only packages' files are train's; the bench files are every third of the ranked
+    files of PACKAGES alone, the same whether the train-only packages are installed or not."""
+    for kind in real.KINDS:
+        extra = set(real.find_train_only(kind))
+        assert extra <= set(real.split_files(kind, "train"))
+        assert not extra & set(real.split_files(kind, "bench"))
+        ranked = sorted(real.find(kind), key=real._hash)
+        assert set(real.split_files(kind, "bench")) == set(ranked[::3])
 
 
 def test_loudness_of_a_full_scale_sine():

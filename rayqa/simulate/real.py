@@ -36,6 +36,15 @@ PACKAGES = {
     "lincity-ng-data": "music, ambience",
     "hedgewars-data": "music, voices",
 }
+# Train-only packages: more recorded music (and a recorded rain bed) for the learned detectors to
+# learn from. Their files are always ``train``'s, never a bench's: the bench files stay every third
+# file of PACKAGES' (ranked as before), so adding these changes no benchmark's media.
+TRAIN_ONLY_PACKAGES = {
+    "warzone2100-music": "music",
+    "supertux-data": "music, ambience",
+    "extremetuxracer-data": "music",
+    "neverball-data": "music",
+}
 # The one package the test suite needs (tests/test_real_content.py's photo).
 TEST_PACKAGES = ("plasma-workspace-wallpapers",)
 
@@ -56,6 +65,9 @@ OPENCV_FOOTAGE_GZ = ("box.mp4.gz", "cup.mp4.gz")
 _MUSIC_GLOBS = (("/usr/share/games/asc/music", "*.mp3"), ("/usr/share/games/frozen-bubble/snd", "*zik*.ogg"),
                 ("/usr/share/games/lincity-ng/music/default", "*.ogg"), ("/usr/share/games/hedgewars/Data/Music", "*.ogg"))
 _VOICE_ROOT = Path("/usr/share/games/hedgewars/Data/Sounds/voices")
+_MUSIC_TRAIN_ONLY_GLOBS = (("/usr/share/games/warzone2100/music", "**/*.opus"), ("/usr/share/games/supertux2/music", "*/*.ogg"),
+                          ("/usr/share/games/etr/music", "*.ogg"), ("/usr/share/games/neverball/bgm", "*.ogg"))
+_AMBIENCE_TRAIN_ONLY = (Path("/usr/share/games/supertux2/sounds/rain.wav"),)
 # Recorded city sounds (water, traffic, windmills) that run long enough for a bed under dialogue.
 _AMBIENCE = ("Water", "TraficHigh", "TraficLow", "WindMill")
 _AMBIENCE_ROOT = Path("/usr/share/games/lincity-ng/sounds")
@@ -97,6 +109,36 @@ def find(kind: str) -> tuple[Path, ...]:
     return tuple(sorted(p for p in found if p is not None and p.is_file()))
 
 
+@lru_cache(maxsize=None)
+def find_train_only(kind: str) -> tuple[Path, ...]:
+    """Installed files of :data:`TRAIN_ONLY_PACKAGES` of ``kind`` (train split only), sorted."""
+    if kind == "music":
+        found = [p for root, pattern in _MUSIC_TRAIN_ONLY_GLOBS for p in Path(root).glob(pattern)]
+    elif kind == "ambience":
+        found = list(_AMBIENCE_TRAIN_ONLY)
+    elif kind in KINDS:
+        found = []
+    else:
+        raise SimulationError(f"unknown real source kind {kind!r}; known: {', '.join(KINDS)}")
+    return tuple(sorted(p for p in found if p.is_file()))
+
+
+def missing_train_only() -> list[str]:
+    """:data:`TRAIN_ONLY_PACKAGES` not installed (training on real recordings asks for them)."""
+    roots = {"warzone2100-music": "/usr/share/games/warzone2100/music", "supertux-data": "/usr/share/games/supertux2/music",
+             "extremetuxracer-data": "/usr/share/games/etr/music", "neverball-data": "/usr/share/games/neverball/bgm"}
+    return [pkg for pkg, root in roots.items() if not any(Path(root).glob("**/*.o*"))]
+
+
+def train_sources_digest(kinds=("music", "voice", "ambience")) -> str:
+    """SHA-256 over the paths of the train files of ``kinds``: what a training cache was made from."""
+    h = hashlib.sha256()
+    for kind in kinds:
+        for p in split_files(kind, "train"):
+            h.update(f"{kind}:{p.as_posix()}\n".encode())
+    return h.hexdigest()
+
+
 def _file_key(path: Path) -> str:
     # The voice pack and file name together ("British/Amazing.ogg" is not "Pirate/Amazing.ogg");
     # a plasma wallpaper by its name (its files are all called by their size).
@@ -116,7 +158,9 @@ def _assignment(kind: str) -> dict[Path, str]:
     """File → split: files ranked by a hash of their name, every third one (from the first) is
     ``bench``'s, the rest ``train``'s; so each split gets its share even of a kind with few files."""
     ranked = sorted(find(kind), key=_hash)
-    return {p: ("bench" if i % 3 == 0 else "train") for i, p in enumerate(ranked)}
+    out = {p: ("bench" if i % 3 == 0 else "train") for i, p in enumerate(ranked)}
+    out.update((p, "train") for p in find_train_only(kind) if p not in out)
+    return out
 
 
 def split_of(path: Path, kind: str) -> str:

@@ -618,12 +618,13 @@ def make_real_data(folder: Path, cfg: "TrainConfig", log=print) -> dict:
 
     count = int(round(cfg.items * cfg.real_per_item))
     path = folder / "real.npz"
-    sim = {"seed": cfg.seed, "windows": count, "window_s": REAL_WINDOW_S, "format": REAL_FORMAT}
     if count == 0:
         return {}
-    gone = real.missing(("music", "voice", "ambience"))
+    gone = real.missing(("music", "voice", "ambience")) + real.missing_train_only()
     if gone:
         raise ValueError(f"real sources missing ({', '.join(gone)}): install them with `make real-media`")
+    sim = {"seed": cfg.seed, "windows": count, "window_s": REAL_WINDOW_S, "format": REAL_FORMAT,
+           "sources_sha256": real.train_sources_digest()}
     got = _cached(path, folder / "real.json", sim)
     if got is not None:
         log(f"real training data: reusing {path}")
@@ -1124,7 +1125,26 @@ def fit_context_head(net, arrays: dict, train_scenes: np.ndarray, val_scenes: np
         log(f"context head, held-back {name} windows: " + ", ".join(f"{k} {round(v, 4)}" for k, v in m.items()
                                                                         if isinstance(v, float)) + f"; confusion {m['confusion']}")
     return {"metrics": metrics, "real_windows": int(len(real_data.get("defect", []))), "threshold_sweep": sweeps,
-            "segments": {name: int((p[1] >= 0).sum()) for name, p in parts.items()}, "final_loss": final_loss}
+            "segments": {name: int((p[1] >= 0).sum()) for name, p in parts.items()}, "final_loss": final_loss,
+            **({"real_sources": real_sources()} if real_data else {})}
+
+
+def real_sources() -> dict:
+    """What the real training windows were drawn from: the train files per kind, the train-only
+    packages among them and the digest of their paths (the real data cache's key)."""
+    from rayqa.simulate import real
+
+    return {"train_files": {k: len(real.split_files(k, "train")) for k in ("music", "voice", "ambience")},
+            "train_only_packages": sorted(real.TRAIN_ONLY_PACKAGES), "sha256": real.train_sources_digest()}
+
+
+def _train_only_text(ctx: dict) -> str:
+    src = ctx.get("real_sources")
+    if not src:  # a model trained before the train-only packages existed
+        return ""
+    n = src["train_files"]
+    return (f", and of the train-only packages {', '.join(src['train_only_packages'])}: {n['music']} music files, "
+            f"{n['voice']} voice lines and {n['ambience']} ambience beds in all, sources sha256 `{src['sha256'][:16]}`")
 
 
 def model_card(meta: dict) -> str:
@@ -1169,14 +1189,14 @@ statistics.""" if meta.get("context_head") else "")
         produced = (f"Produced by `rayqa train audio_artifacts --seed {cfg.get('seed')} --items {cfg.get('items')} "
                     f"--steps {cfg.get('steps')}{ft_flag} --weights models/audio_artifacts` "
                     f"(torch {meta.get('torch')}, {meta.get('command_seconds')} s for the whole command on the machine "
-                    f"that made it, under load from other jobs; the context head's own training "
+                    f"that made it; the context head's own training "
                     f"{ctx.get('seconds')} s including its inputs). `--weights` takes the CNN trunk of that model folder "
                     f"{'as the start of fine-tuning' if ft else 'as it is (frozen'}, weights sha256 of the folder used: "
                     f"`{trunk.get('weights_sha256')}`{'' if ft else ')'}: the trunk of v2 (`rayqa train audio_artifacts "
                     f"--seed {tcfg.get('seed')} --items {tcfg.get('items')} --steps "
                     f"{tcfg.get('steps')} --batch {tcfg.get('batch')}`, {trunk.get('train_seconds')} s of training, "
                     f"synthetic programme only; its data sha256 `{trunk.get('data_sha256')}`)."
-                    + (ft_text if ft else " The v3 folder holds the same trunk tensors, so `--weights "
+                    + (ft_text if ft else " The shipped folder holds the same trunk tensors, so `--weights "
                        "models/audio_artifacts` reproduces this model from itself."))
     else:
         produced = (f"Produced by `rayqa train audio_artifacts --seed {cfg.get('seed')} --items {cfg.get('items')} "
@@ -1188,7 +1208,7 @@ statistics.""" if meta.get("context_head") else "")
         real_text = f"""
 **Real recordings (the context head).** {ctx.get('real_windows')} windows of 8 s built from the *train*
 files of `rayqa/simulate/real.py` (recorded music of asc-music, frozen-bubble-data, lincity-ng-data and
-hedgewars-data; recorded hedgewars voice lines over music or lincity city ambience; the bench files
+hedgewars-data{_train_only_text(ctx)}; recorded hedgewars voice lines over music or city ambience; the bench files
 are never used in training): music {REAL_KINDS_P[0]:.0%}, dialogue over music {REAL_KINDS_P[1]:.0%},
 dialogue over ambience {REAL_KINDS_P[2]:.0%}, synthesised textures alone {REAL_KINDS_P[3]:.0%}
 (applause, crowd babble, rain, wind; vinyl crackle, rumble and soft hiss under music) and dialogue
