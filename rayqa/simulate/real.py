@@ -65,8 +65,11 @@ OPENCV_FOOTAGE_GZ = ("box.mp4.gz", "cup.mp4.gz")
 _MUSIC_GLOBS = (("/usr/share/games/asc/music", "*.mp3"), ("/usr/share/games/frozen-bubble/snd", "*zik*.ogg"),
                 ("/usr/share/games/lincity-ng/music/default", "*.ogg"), ("/usr/share/games/hedgewars/Data/Music", "*.ogg"))
 _VOICE_ROOT = Path("/usr/share/games/hedgewars/Data/Sounds/voices")
-_MUSIC_TRAIN_ONLY_GLOBS = (("/usr/share/games/warzone2100/music", "**/*.opus"), ("/usr/share/games/supertux2/music", "*/*.ogg"),
-                          ("/usr/share/games/etr/music", "*.ogg"), ("/usr/share/games/neverball/bgm", "*.ogg"))
+# Train-only package → where its music is (root, pattern).
+_MUSIC_TRAIN_ONLY_GLOBS = {"warzone2100-music": ("/usr/share/games/warzone2100/music", "**/*.opus"),
+                           "supertux-data": ("/usr/share/games/supertux2/music", "*/*.ogg"),
+                           "extremetuxracer-data": ("/usr/share/games/etr/music", "*.ogg"),
+                           "neverball-data": ("/usr/share/games/neverball/bgm", "*.ogg")}
 _AMBIENCE_TRAIN_ONLY = (Path("/usr/share/games/supertux2/sounds/rain.wav"),)
 # Recorded city sounds (water, traffic, windmills) that run long enough for a bed under dialogue.
 _AMBIENCE = ("Water", "TraficHigh", "TraficLow", "WindMill")
@@ -113,7 +116,7 @@ def find(kind: str) -> tuple[Path, ...]:
 def find_train_only(kind: str) -> tuple[Path, ...]:
     """Installed files of :data:`TRAIN_ONLY_PACKAGES` of ``kind`` (train split only), sorted."""
     if kind == "music":
-        found = [p for root, pattern in _MUSIC_TRAIN_ONLY_GLOBS for p in Path(root).glob(pattern)]
+        found = [p for root, pattern in _MUSIC_TRAIN_ONLY_GLOBS.values() for p in Path(root).glob(pattern)]
     elif kind == "ambience":
         found = list(_AMBIENCE_TRAIN_ONLY)
     elif kind in KINDS:
@@ -125,9 +128,7 @@ def find_train_only(kind: str) -> tuple[Path, ...]:
 
 def missing_train_only() -> list[str]:
     """:data:`TRAIN_ONLY_PACKAGES` not installed (training on real recordings asks for them)."""
-    roots = {"warzone2100-music": "/usr/share/games/warzone2100/music", "supertux-data": "/usr/share/games/supertux2/music",
-             "extremetuxracer-data": "/usr/share/games/etr/music", "neverball-data": "/usr/share/games/neverball/bgm"}
-    return [pkg for pkg, root in roots.items() if not any(Path(root).glob("**/*.o*"))]
+    return [pkg for pkg, (root, pattern) in _MUSIC_TRAIN_ONLY_GLOBS.items() if not any(Path(root).glob(pattern))]
 
 
 def train_sources_digest(kinds=("music", "voice", "ambience")) -> str:
