@@ -125,8 +125,10 @@ def _detector(model: str):
 
         torch.set_num_threads(1)
         from rayqa.detectors import build
+        from rayqa.nets.files import read_meta
 
-        _DET = build(["block_corruption"])[0]
+        # the model's own input (luma, or Y, U, V as coded) decides what the detector decodes
+        _DET = build(["block_corruption"], {"block_corruption": {"input": read_meta(model, "block_corruption").get("input", "luma")}})[0]
         _DET.load(model)
     return _DET
 
@@ -314,7 +316,7 @@ def cost(model: str, sample: list[str]) -> dict:
 
     torch.set_num_threads(1)
     det = _detector(model)
-    gray, rgb = VideoSpec(5.0, 320, 180, gray=True), VideoSpec(5.0, 320, 180, gray=False)
+    gray, rgb = det.video, VideoSpec(5.0, 320, 180, gray=False)  # the model's own frames; v1's RGB
     dec = {"gray": 0.0, "rgb": 0.0}
     seconds = 0.0
     frames_g, frames_c = [], []
@@ -336,7 +338,7 @@ def cost(model: str, sample: list[str]) -> dict:
     old_per_frame = old_model_cost(sub)
     fps = 5.0
     return {
-        "content_s": round(seconds, 1), "frames": int(len(g)), "threads": 1,
+        "content_s": round(seconds, 1), "frames": int(len(g)), "threads": 1, "model_input": det.params["input"],
         "model_v2_s_per_content_s": round(new_per_frame * fps, 5),
         "model_v1_arch_s_per_content_s": round(old_per_frame * fps, 5),
         "model_speedup": round(old_per_frame / new_per_frame, 1),

@@ -332,6 +332,35 @@ def test_train_command_writes_registers_and_the_detector_loads_it(tmp_path, monk
     assert "--mine-items 1" in (tmp_path / "mined" / "MODEL_CARD.md").read_text()
 
 
+@needs_photo
+def test_yuv_input_trains_loads_and_is_refused_by_a_luma_detector(tmp_path, monkeypatch):
+    """`--input yuv` at toy size: the net reads Y, U, V as coded, the model says so, a detector set
+    to decode luma refuses it with the setting to change, and one set to yuv decodes and scores."""
+    from rayqa.nets import block_corruption as net_mod
+    from rayqa.train.block_corruption import TrainConfig, dataset_dir, train
+
+    monkeypatch.setenv("RAYQA_HOME", str(tmp_path / "home"))
+    cfg = TrainConfig(items=4, steps=2, batch=4, input="yuv")
+    assert dataset_dir(cfg, None).name.endswith("-n4-yuv")  # never the luma set's frames
+    out = tmp_path / "yuv"
+    train(cfg, out=out, register=False, log=lambda m: None)
+    meta = json.loads((out / "model.json").read_text())
+    assert (meta["input"], meta["arch"]) == ("yuv", "yuv-s8-map-v2")
+    assert "--input yuv" in (out / "MODEL_CARD.md").read_text()
+    with np.load(dataset_dir(cfg, None) / "items" / "0000.npz") as z:
+        assert z["frames"].shape[1:] == (180, 320, 3) and z["frames"].dtype == np.uint8
+    with pytest.raises(net_mod.ModelLoadError, match="set input = 'yuv'"):
+        build(["block_corruption"])[0].load(out)
+    det = build(["block_corruption"], {"block_corruption": {"input": "yuv"}})[0]
+    det.load(out)
+    assert det.video.raw and not det.video.gray
+    assert det.score(np.full((2, 180, 320, 3), 128, np.uint8))["maps"].shape == (2, 23, 40)
+    with pytest.raises(ValueError, match=r"\(B, H, W, 3\)"):
+        det.score(np.zeros((1, 180, 320), np.uint8))
+    with pytest.raises(ValueError, match="input must be"):
+        build(["block_corruption"], {"block_corruption": {"input": "rgb"}})
+
+
 def test_learned_detectors_run_only_when_named():
     """Experimental detectors (models short of their acceptance goals) stay out of default scans."""
     from rayqa.detectors import REGISTRY, parse_names

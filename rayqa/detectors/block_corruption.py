@@ -43,6 +43,9 @@ class BlockCorruption(Detector):
         "fps": 5.0,  # frames sampled per second of content
         "width": 320,  # model input size: the luma plane is sampled to it (the size it was trained at)
         "height": 180,
+        # what the model reads: "luma" (blur's frames, one decode for both) or "yuv" (Y, U and V as
+        # coded, video_levels' kind of frames at this size); it must be the model's own input
+        "input": "luma",
         "threshold": None,  # frame score above which a sample is flagged; None: the model's operating point
         "cell_threshold": 0.5,  # a map cell counts as corrupted (details) above this probability
         "batch_frames": 16,  # frames per forward pass (16 is faster than 64 on a CPU: cache)
@@ -69,7 +72,10 @@ class BlockCorruption(Detector):
         if not 0 <= float(p["decoder_lookback_s"]) <= RECENT_DAMAGE_S:
             raise ValueError(f"block_corruption: decoder_lookback_s must be in [0, {RECENT_DAMAGE_S:g}] (how far back "
                              f"a window carries the decoder's reports), got {p['decoder_lookback_s']!r}")
-        self.video = VideoSpec(fps=float(p["fps"]), width=int(p["width"]), height=int(p["height"]), gray=True)
+        if p["input"] not in ("luma", "yuv"):
+            raise ValueError(f"block_corruption: input must be 'luma' or 'yuv', got {p['input']!r}")
+        yuv = p["input"] == "yuv"
+        self.video = VideoSpec(fps=float(p["fps"]), width=int(p["width"]), height=int(p["height"]), gray=not yuv, raw=yuv)
         if p["merge_gap_s"] is None:
             p["merge_gap_s"] = round(1.0 / self.video.fps + 1e-3, 4)
         if p["min_duration_s"] is None:
@@ -82,7 +88,12 @@ class BlockCorruption(Detector):
         from rayqa.nets import block_corruption as net_mod
 
         self.device = device
-        self.net, meta = net_mod.load(folder, device)
+        net, meta = net_mod.load(folder, device)
+        if net.input != self.params["input"]:
+            raise net_mod.ModelLoadError(f"block_corruption: the model in {folder} reads {net.input!r} frames, but the "
+                                         f"detector is set to decode {self.params['input']!r} (set input = "
+                                         f"{net.input!r} in its parameters)")
+        self.net = net
         self.top_fraction = float(meta.get("top_fraction", net_mod.TOP_FRACTION))
         if self.params["threshold"] is None:
             self.params["threshold"] = float(meta.get("threshold", 0.5))

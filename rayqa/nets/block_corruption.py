@@ -1,13 +1,19 @@
-"""The block-corruption network: a small fully convolutional net on luma that gives a corruption
-probability per 8x8 region of its input (one H.264 macroblock of a 640x360 frame scaled to 320x180).
+"""The block-corruption network: a small fully convolutional net on luma (or luma and the coded
+chroma) that gives a corruption probability per 8x8 region of its input (one H.264 macroblock of a
+640x360 frame scaled to 320x180).
 
-    luma (1, H, W) ──pad to a multiple of 8──▶ 2x2/2 conv ▶ 3x3 ▶ 2x2/2 ▶ 3x3 ▶ 2x2/2 (stride 8)
+    luma (1, H, W) or Y, U, V (3, H, W) ──pad to a multiple of 8──▶ 2x2/2 conv ▶ 3x3 ▶ 2x2/2 ▶ 3x3 ▶ 2x2/2 (stride 8)
         ──▶ 3x3 dilated 2 ▶ 3x3 dilated 4 (context: about 100 px at 320x180) ──1x1──▶ logit map (1, H/8, W/8)
 
 The 2x2 stride-2 convolutions tile the picture exactly, so every map cell is one aligned 8x8 block
 of the input (a macroblock's footprint when the decode is scaled by two). The frame score is the
 mean of the ``top_fraction`` most probable cells: a soft "this much of the frame is corrupt".
 About 0.19 GMAC per 320x180 frame (a ResNet18 trunk at that size is about 2.2); 107 k parameters.
+
+Two inputs (``INPUTS``, each its own architecture name): ``luma``, the scan's full-range luma
+samples (``blur``'s frames), and ``yuv``, the Y, U and V planes as coded, sampled to the same grid
+(``VideoSpec(raw=True)``: at 640x360 4:2:0 every chroma sample of the picture), so damage whose
+colour is wrong (concealed chroma, a green or magenta block) is in the input too.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from rayqa.nets.files import MODEL_FILE, WEIGHTS_FILE, ModelLoadError, pick_devi
 
 STRIDE = 8
 ARCH = "luma-s8-map-v2"
+INPUTS = {"luma": (1, ARCH), "yuv": (3, "yuv-s8-map-v2")}  # input -> (channels, architecture name)
 TOP_FRACTION = 0.02  # the frame score: mean probability of the top 2 % of cells
 
 
@@ -33,18 +40,22 @@ def _cbr(cin: int, cout: int, k: int, stride: int = 1, dilation: int = 1) -> nn.
 
 
 class BlockCorruptionNet(nn.Module):
-    def __init__(self, width: int = 16):
+    def __init__(self, width: int = 16, input: str = "luma"):
         super().__init__()
+        if input not in INPUTS:
+            raise ValueError(f"block_corruption: input must be one of {sorted(INPUTS)}, got {input!r}")
         w = width
+        self.input = input
+        self.channels, self.arch = INPUTS[input]
         self.features = nn.Sequential(
-            _cbr(1, w, 2, 2), _cbr(w, int(1.5 * w), 3),
+            _cbr(self.channels, w, 2, 2), _cbr(w, int(1.5 * w), 3),
             _cbr(int(1.5 * w), 2 * w, 2, 2), _cbr(2 * w, 3 * w, 3),
             _cbr(3 * w, 4 * w, 2, 2),
             _cbr(4 * w, 4 * w, 3, dilation=2), _cbr(4 * w, 4 * w, 3, dilation=4))
         self.map_head = nn.Conv2d(4 * w, 1, kernel_size=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x``: float (B, 1, H, W), luma scaled to [-0.5, 0.5]. Returns the logit map
+        """``x``: float (B, C, H, W), each plane scaled to [-0.5, 0.5]. Returns the logit map
         (B, 1, ceil(H/8), ceil(W/8)); the input is padded (edge-replicated) to a multiple of 8."""
         h, w = x.shape[-2:]
         ph, pw = (-h) % STRIDE, (-w) % STRIDE
@@ -53,9 +64,15 @@ class BlockCorruptionNet(nn.Module):
         return self.map_head(self.features(x))
 
 
-def to_input(frames: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:
-    """uint8 luma frames (B, H, W) (or RGB (B, H, W, 3), converted with BT.601 weights) → float
-    (B, 1, H, W) in [-0.5, 0.5] on ``device``."""
+def to_input(frames: np.ndarray, device: str | torch.device = "cpu", channels: int = 1) -> torch.Tensor:
+    """uint8 frames → float (B, channels, H, W) in [-0.5, 0.5] on ``device``. One channel: luma
+    (B, H, W) (or RGB (B, H, W, 3), converted with BT.601 weights); three: Y, U, V as coded
+    (B, H, W, 3)."""
+    if channels == 3:
+        if frames.ndim != 4 or frames.shape[-1] != 3:
+            raise ValueError(f"block_corruption: a yuv model takes (B, H, W, 3) Y, U, V frames, got shape {frames.shape}")
+        t = torch.from_numpy(np.ascontiguousarray(frames)).to(device)
+        return t.permute(0, 3, 1, 2).float().div_(255.0).sub_(0.5).contiguous()
     if frames.ndim == 4:
         frames = (frames[..., 0] * 0.299 + frames[..., 1] * 0.587 + frames[..., 2] * 0.114).round().astype(np.uint8)
     t = torch.from_numpy(np.ascontiguousarray(frames)).to(device)
@@ -76,7 +93,7 @@ def score_frames(net: BlockCorruptionNet, frames: np.ndarray, device: str = "cpu
     (share of cells above ``cell_threshold``), ``map_mean`` and the probability ``maps`` (N, h, w)."""
     out = {"score": [], "area_ratio": [], "map_mean": [], "maps": []}
     for i in range(0, len(frames), batch):
-        p = torch.sigmoid(net(to_input(frames[i:i + batch], device))[:, 0].float())
+        p = torch.sigmoid(net(to_input(frames[i:i + batch], device, net.channels))[:, 0].float())
         out["score"].append(frame_score(p, top_fraction).cpu().numpy())
         out["area_ratio"].append((p > cell_threshold).float().mean((1, 2)).cpu().numpy())
         out["map_mean"].append(p.mean((1, 2)).cpu().numpy())
@@ -88,16 +105,18 @@ def score_frames(net: BlockCorruptionNet, frames: np.ndarray, device: str = "cpu
 
 def save(net: BlockCorruptionNet, folder: str | Path, meta: dict) -> dict:
     """Write ``weights.pt`` (float16 state dict) and ``model.json``."""
-    return files.write(folder, net.state_dict(), {**meta, "arch": ARCH})
+    return files.write(folder, net.state_dict(), {**meta, "arch": net.arch, "input": net.input})
 
 
 def load(folder: str | Path, device: str = "cpu") -> tuple[BlockCorruptionNet, dict]:
     """The network and its ``model.json`` from a model folder, checked: the file's hash, the
     architecture name, and every tensor's name and shape. Raises :class:`ModelLoadError`."""
     meta = files.read_meta(folder, "block_corruption")
-    if meta.get("arch") != ARCH:
-        raise ModelLoadError(f"{Path(folder) / MODEL_FILE}: architecture {meta.get('arch')!r} is not {ARCH!r}")
+    by_arch = {arch: name for name, (_, arch) in INPUTS.items()}
+    if meta.get("arch") not in by_arch:
+        raise ModelLoadError(f"{Path(folder) / MODEL_FILE}: architecture {meta.get('arch')!r} is not one of "
+                             f"{sorted(by_arch)}")
     state, weights = files.read_state(folder, meta)
-    net = BlockCorruptionNet(int(meta.get("width", 16)))
-    files.load_into(net, state, weights, ARCH)
+    net = BlockCorruptionNet(int(meta.get("width", 16)), by_arch[meta["arch"]])
+    files.load_into(net, state, weights, meta["arch"])
     return net.to(device).eval(), meta

@@ -61,6 +61,7 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 1e-4
     width: int = 16
+    input: str = "luma"  # what the net reads: "luma" (the shipped release 2) or "yuv" (Y, U, V as coded)
     pos_score: float = 6.0  # a cell is damaged when its macroblock's mean difference exceeds this
     neg_score: float = 2.0  # and clean at or below this (between: left out of the loss)
     frame_loss_weight: float = 0.5
@@ -82,6 +83,8 @@ class TrainConfig:
             raise ValueError(f"crops must be multiples of 8, at least 32 and at most {INPUT_H}x{INPUT_W}")
         if self.items < 4 or self.steps < 1 or self.batch < 2 or not 0 < self.target_fpr < 1:
             raise ValueError("items >= 4, steps >= 1, batch >= 2 and target_fpr in (0, 1) are required")
+        if self.input not in ("luma", "yuv"):
+            raise ValueError(f"input is 'luma' or 'yuv', got {self.input!r}")
         if not 0 <= self.augment <= 1:
             raise ValueError("augment is a share of crops, in [0, 1]")
         if self.mine_items < 0 or self.mine_every < 1 or not 0 <= self.mine_share <= 1 - self.damaged_share:
@@ -98,7 +101,8 @@ def dataset_dir(cfg: TrainConfig, data: str | os.PathLike | None) -> Path:
 
     if data:
         return Path(data).resolve()
-    return rayqa_home() / "datasets" / f"{DETECTOR}-real-train-seed{cfg.seed}-n{cfg.items}"
+    kind = "" if cfg.input == "luma" else f"-{cfg.input}"  # the luma set's name is the shipped model's
+    return rayqa_home() / "datasets" / f"{DETECTOR}-real-train-seed{cfg.seed}-n{cfg.items}{kind}"
 
 
 def encode_rgb(path: Path, frames, crf: float) -> Path:
@@ -116,13 +120,20 @@ def encode_rgb(path: Path, frames, crf: float) -> Path:
     return encode_yuv(path, planes(), FPS, crf=crf, gop=GOP)
 
 
-def scan_frames(path: Path, fps: float) -> tuple[np.ndarray, np.ndarray, list]:
-    """The scan's 320x180 luma frames of a file at ``fps`` (times, frames) and the decoder's damage."""
-    from rayqa import media
+def input_spec(fps: float, input: str = "luma"):
+    """The scan's frames the net reads: 320x180 full-range luma, or Y, U and V as coded (``yuv``)."""
     from rayqa.types import VideoSpec
 
+    yuv = input == "yuv"
+    return VideoSpec(fps=fps, width=INPUT_W, height=INPUT_H, gray=not yuv, raw=yuv)
+
+
+def scan_frames(path: Path, fps: float, input: str = "luma") -> tuple[np.ndarray, np.ndarray, list]:
+    """The scan's 320x180 frames of a file at ``fps`` (times, frames) and the decoder's damage."""
+    from rayqa import media
+
     info = media.probe(str(path))
-    spec = VideoSpec(fps=fps, width=INPUT_W, height=INPUT_H, gray=True)
+    spec = input_spec(fps, input)
     (w,) = media.decode_windows(str(path), info, [(0.0, info.duration_s)], [spec], [], item_id=path.stem)
     v = w.video[spec.key]
     return v.times_s, v.frames, w.damage
@@ -137,7 +148,7 @@ def cell_scores(scores: np.ndarray) -> np.ndarray:
 
 
 def _sample(path: Path, times_s, scores, variant: str, rng, cfg: TrainConfig, n_damaged=24, n_clean=8) -> dict:
-    t, frames, _ = scan_frames(path, FPS)
+    t, frames, _ = scan_frames(path, FPS, cfg.input)
     if scores is None:
         sc = np.zeros((len(t), *CELLS), np.float32)
     else:
@@ -231,7 +242,7 @@ def simulate_calibration(folder: str, idx: int, cfg: TrainConfig, seconds: float
     frames = real.render(real.plan_shots(seconds, rng, split), FPS, W, H, rng, float(rng.uniform(0.3, 1.0)), 0.0)
     with tempfile.TemporaryDirectory() as tmp:
         path = encode_rgb(Path(tmp) / "calib.mp4", frames, 23)
-        _, f, _ = scan_frames(path, cfg.fps)
+        _, f, _ = scan_frames(path, cfg.fps, cfg.input)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out.with_suffix(".part.npz"), frames=f)
     os.replace(out.with_suffix(".part.npz"), out)
@@ -313,7 +324,7 @@ def load_mining(folder: Path, cfg: TrainConfig) -> np.ndarray:
     for i in range(cfg.mine_items):
         with np.load(folder / "mine" / f"{i:03d}.npz") as z:
             parts.append(z["frames"])
-    return np.concatenate(parts) if parts else np.zeros((0, INPUT_H, INPUT_W), np.uint8)
+    return np.concatenate(parts) if parts else np.zeros((0, INPUT_H, INPUT_W) + ((3,) if cfg.input == "yuv" else ()), np.uint8)
 
 
 def mine_round(net, mined: dict, log=print) -> None:
@@ -371,7 +382,10 @@ def crop_batch(data: dict, rng: np.random.Generator, cfg: TrainConfig, mined: di
         if rng.random() < 0.5:
             img, s = img[:, ::-1], s[:, ::-1]
         if cfg.augment and rng.random() < cfg.augment:
-            img = tone_jitter(img, rng)
+            if img.ndim == 3:  # Y, U, V: the tone curve is the luma's
+                img = np.concatenate([tone_jitter(img[..., 0], rng)[..., None], img[..., 1:]], axis=-1)
+            else:
+                img = tone_jitter(img, rng)
         t = np.where(s > cfg.pos_score, 1.0, np.where(s <= cfg.neg_score, 0.0, np.nan)).astype(np.float32)
         xs.append(img)
         ts.append(t)
@@ -524,10 +538,12 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
     torch.manual_seed(cfg.seed)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
-    net = net_mod.BlockCorruptionNet(cfg.width)
+    net = net_mod.BlockCorruptionNet(cfg.width, cfg.input)
     prior = {}
     if weights is not None:
         net, prior = net_mod.load(weights)
+        if net.input != cfg.input:
+            raise ValueError(f"--weights {weights}: that model reads {net.input!r} frames, this training {cfg.input!r}")
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps, pct_start=0.1)
     bce = torch.nn.BCEWithLogitsLoss(reduction="none")
@@ -547,7 +563,7 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
         if mined is not None and step > 1 and (step - 1) % cfg.mine_every == 0:
             mine_round(net, mined, log)
         x, t, y, idx = crop_batch(train_set, rng, cfg, mined)
-        logits = net(net_mod.to_input(x))[:, 0]
+        logits = net(net_mod.to_input(x, channels=net.channels))[:, 0]
         target = torch.from_numpy(t)
         wmap = (~torch.isnan(target)).float()
         map_loss = (bce(logits, torch.nan_to_num(target)) * wmap).sum() / wmap.sum().clamp(min=1)
@@ -585,7 +601,7 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
 
     out = Path(out) if out else rayqa_home() / "models" / DETECTOR
     meta = net_mod.save(net.eval(), out, {
-        "detector": DETECTOR, "release": RELEASE, "input_width": INPUT_W, "input_height": INPUT_H, "input": "luma", "block": 8,
+        "detector": DETECTOR, "release": RELEASE, "input_width": INPUT_W, "input_height": INPUT_H, "block": 8,
         "width": cfg.width, "top_fraction": net_mod.TOP_FRACTION,
         "train_config": asdict(cfg), "data_sha256": digest, "data_items": cfg.items,
         "torch": torch.__version__, "python": platform.python_version(), "train_seconds": round(train_s, 1),
@@ -612,7 +628,8 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
 
 
 def _augment_flag(cfg: dict) -> str:
-    flags = f" --augment {cfg['augment']}" if cfg.get("augment") else ""
+    flags = f" --input {cfg['input']}" if cfg.get("input", "luma") != "luma" else ""
+    flags += f" --augment {cfg['augment']}" if cfg.get("augment") else ""
     return flags + (f" --mine-items {cfg['mine_items']}" if cfg.get("mine_items") else "")
 
 
@@ -636,6 +653,21 @@ def _augment_note(cfg: dict) -> str:
             "exposures and grades")
 
 
+def _input_note(meta: dict) -> str:
+    size = f"{meta['input_width']}x{meta['input_height']}"
+    if meta.get("input", "luma") == "yuv":
+        return (f"Y, U and V as coded ({size}, the scan's nearest samples of each plane: at 640x360 4:2:0 every "
+                "chroma sample of the picture; video_levels' kind of frames, not blur's)")
+    return f"luma ({size}, the scan's nearest samples of the Y plane)"
+
+
+def _chroma_limit(meta: dict) -> str:
+    if meta.get("input", "luma") == "yuv":
+        return ("Y is read as coded (limited range in nearly every file): a full-range file's picture is "
+                "brighter and more contrasted to it than anything it was trained on.")
+    return "Luma only: damage that shows in chroma alone (a colour cast over a block) is not seen."
+
+
 def model_card(meta: dict) -> str:
     m = meta.get("metrics", {})
     cfg = meta.get("train_config", {})
@@ -651,7 +683,7 @@ Produced by `rayqa train block_corruption --seed {cfg.get('seed')} --items {cfg.
 {meta.get('train_seconds')} s of training). Weights: `{meta['weights']}` (float16), sha256 `{meta['weights_sha256']}`.
 
 ## What it does
-A small fully convolutional network on luma ({meta['input_width']}x{meta['input_height']}, the scan's nearest samples of the Y plane):
+A small fully convolutional network on {_input_note(meta)}:
 three 2x2 stride-2 convolutions (so each output cell is one aligned 8x8 block, an H.264 macroblock of
 a 640x360 picture), 3x3 convolutions between them and two dilated 3x3 convolutions for context, then
 a 1x1 convolution: a corruption probability per cell (23x40 at 320x180). The frame score is the mean
@@ -684,7 +716,7 @@ The held-out evaluation on bench-split real content (files and captures, 2 clean
 ## Limits
 - Trained at 640x360 sources scaled to 320x180 luma. On HD content the scan's 320x180 nearest
   samples make a macroblock 3-5 pixels: large smeared damage stays visible, single macroblocks do not.
-- Luma only: damage that shows in chroma alone (a colour cast over a block) is not seen.
+- {_chroma_limit(meta)}
 - Only H.264 damage and pixel-domain block faults are simulated; HEVC/AV1 artefacts differ.
 - Reproducibility: the same seed, data and software on the same machine and thread count give the
   same weights byte for byte (checked at toy size by `tests/test_block_corruption.py`).
