@@ -25,7 +25,7 @@ system-deps:
 # Real pristine media (rayqa/simulate/real.py, bench/real_content.py; licences in
 # rayqa/simulate/SOURCES.md): photographs, footage, recorded music and voices from Debian packages.
 REAL_MEDIA := plasma-workspace-wallpapers opencv-doc asc-music frozen-bubble-data lincity-ng-data hedgewars-data \
-	warzone2100-music supertux-data extremetuxracer-data neverball-data
+	warzone2100-music supertux-data extremetuxracer-data neverball-data lomiri-wallpapers-16.04
 # The tests need two of them: a photograph (tests/test_real_content.py, about 94 MB) and recorded
 # music (tests/test_audio_taxonomy.py's real-music negatives, about 10 MB).
 REAL_MEDIA_TEST := plasma-workspace-wallpapers asc-music

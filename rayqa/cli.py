@@ -219,6 +219,9 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--input", default=None, choices=("luma", "yuv"),
                    help="what the network reads: luma (the shipped release 2) or Y, U and V as coded, so colour "
                         "damage is in its input (block_corruption)")
+    p.add_argument("--more-photos", action="store_const", const=True, default=None,
+                   help="add the photographs of rayqa/simulate/SOURCES.md's more-photos package to the train "
+                        "split's (block_corruption; default: without, the shipped release 2)")
     p.add_argument("--mine-items", type=int, default=None, metavar="N",
                    help="mine hard negatives from N further minutes of clean train-split programme: every "
                         "mine_every steps the net scores it, and a share of each batch are crops around its most "
@@ -255,7 +258,7 @@ def cmd_train(args) -> int:
         except Exception as e:  # ModelLoadError and unreadable files: say why
             print(f"rayqa: refused: --init-panns: {e}", file=sys.stderr)
             return EXIT_REFUSED
-    for option in ("augment", "finetune", "mine_items", "input"):  # options only some detectors' training has
+    for option in ("augment", "finetune", "mine_items", "input", "more_photos"):  # options only some detectors' training has
         if getattr(args, option) is not None:
             if unsupported(f"--{option.replace('_', '-')}"):
                 return EXIT_REFUSED

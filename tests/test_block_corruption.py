@@ -175,6 +175,30 @@ def test_train_augment_flag_is_checked(capsys):
     assert "--augment is not supported for audio_artifacts" in capsys.readouterr().err
 
 
+def test_more_photos_join_the_train_split_only_when_asked(tmp_path, monkeypatch, capsys):
+    from rayqa.train import block_corruption as T
+
+    plain, more = T.TrainConfig(), T.TrainConfig(more_photos=True)
+    base = real.split_files("photo", "train")
+    # Not installed: the option is refused before any data is made, saying what to install.
+    monkeypatch.setattr(real, "_BACKGROUNDS", tmp_path)
+    with pytest.raises(real.SimulationError, match="lomiri-wallpapers-16.04"):
+        T.train_photos(more, "train")
+    # Installed: the train split gains them; the bench split, and a set made without it, do not.
+    for name in real.LOMIRI_PHOTOS:
+        (tmp_path / f"{name}.jpg").write_bytes(b"jpeg")
+    added = T.train_photos(more, "train")
+    assert added[:len(base)] == base and set(added[len(base):]) == set(real.more_photos())
+    assert len(real.more_photos()) == len(real.LOMIRI_PHOTOS) == 14
+    assert T.train_photos(more, "bench") is None and T.train_photos(plain, "train") is None
+    assert not set(real.more_photos()) & set(real.split_files("photo", "train") + real.split_files("photo", "bench"))
+    # Its own dataset folder, and the card's command line names the option.
+    assert T.dataset_dir(more, None).name.endswith("-morephotos") and not T.dataset_dir(plain, None).name.endswith("photos")
+    assert T._augment_flag({"more_photos": True}) == " --more-photos" and T._augment_flag({}) == ""
+    assert main(["train", "audio_artifacts", "--more-photos", "--no-register"]) == 2
+    assert "--more-photos is not supported for audio_artifacts" in capsys.readouterr().err
+
+
 @pytest.fixture(scope="module")
 def damaged_real(tmp_path_factory):
     """A bench-split real photograph under a camera move (640x360, GOP 50), encoded clean; the same

@@ -45,6 +45,17 @@ TRAIN_ONLY_PACKAGES = {
     "extremetuxracer-data": "music",
     "neverball-data": "music",
 }
+# More photographs a trainer may add to its train split (`rayqa train block_corruption
+# --more-photos`): never a bench's, and not in split_files, so no dataset made without the option
+# changes (release 2 of block_corruption was trained without them).
+MORE_PHOTO_PACKAGES = {"lomiri-wallpapers-16.04": "photographs"}
+_BACKGROUNDS = Path("/usr/share/backgrounds")
+# Its photographs (umang_by_Abhishek_Mudgal, a render, is left out), chosen by looking at each.
+LOMIRI_PHOTOS = ("Bridge_by_Sander_Klootwijk", "Dragonfly_by_Bolly", "Picture_0B_by_freespace",
+                 "Picture_1A_by_freespace", "Wine_by_Jakkub_Mede", "aitzgorri_by_Aitzol_Berasategi",
+                 "analogpattern_by_Peter_Nerlich", "free_by_Peter_Nerlich", "friends_by_Aitzol_Berasategi",
+                 "greentock_by_Peter_Nerlich", "life_by_Aitzol_Berasategi", "picosdeeuropa_by_Aitzol_Berasategi",
+                 "seeding_by_Clements_Engelhardt", "sunset_by_Aitzol_Berasategi")
 # The one package the test suite needs (tests/test_real_content.py's photo).
 TEST_PACKAGES = ("plasma-workspace-wallpapers",)
 
@@ -124,6 +135,11 @@ def find_train_only(kind: str) -> tuple[Path, ...]:
     else:
         raise SimulationError(f"unknown real source kind {kind!r}; known: {', '.join(KINDS)}")
     return tuple(sorted(p for p in found if p.is_file()))
+
+
+def more_photos() -> tuple[Path, ...]:
+    """The installed photographs of :data:`MORE_PHOTO_PACKAGES` (train only, by choice), sorted."""
+    return tuple(sorted(p for p in (_BACKGROUNDS / f"{n}.jpg" for n in LOMIRI_PHOTOS) if p.is_file()))
 
 
 def missing_train_only() -> list[str]:
@@ -430,9 +446,11 @@ def footage_frames(path: Path, n: int, fps: float, width: int, height: int, rng:
 
 
 def plan_shots(duration_s: float, rng: np.random.Generator, split: str, kinds: tuple[str, ...] | None = None,
-               speeds: tuple[str, ...] = SPEEDS) -> list[Shot]:
-    """Shots that fill ``duration_s``: photo moves (every speed), title cards and footage, joined by cuts."""
-    photos, footage = split_files("photo", split), split_files("footage", split)
+               speeds: tuple[str, ...] = SPEEDS, photos: tuple[Path, ...] | None = None) -> list[Shot]:
+    """Shots that fill ``duration_s``: photo moves (every speed), title cards and footage, joined by cuts.
+    ``photos``: the photographs to draw from (default: the split's)."""
+    photos = split_files("photo", split) if photos is None else photos
+    footage = split_files("footage", split)
     if not photos:
         raise SimulationError("no real photos installed; run `make real-media`")
     kinds = kinds or (("photo",) * 6 + ("title",) + (("footage",) * 2 if footage else ()))

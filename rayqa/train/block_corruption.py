@@ -68,6 +68,7 @@ class TrainConfig:
     clean_frames: int = 40  # undamaged frames kept per item from the clean encode
     hard_frames: int = 24  # and from its low-bitrate or grainy encode
     damaged_share: float = 0.4  # of each batch, crops from damaged frames (the rest: undamaged, hardest first)
+    more_photos: bool = False  # add real.MORE_PHOTO_PACKAGES' photographs to the train split's (not release 2)
     augment: float = 0.0  # share of crops given a random tone change (gain, offset, gamma) and sensor noise
     mine_items: int = 0  # clean train-split programme items (60 s each, apart from calibration) mined for hard negatives
     mine_every: int = 750  # steps between mining rounds (the first after this many steps)
@@ -102,7 +103,22 @@ def dataset_dir(cfg: TrainConfig, data: str | os.PathLike | None) -> Path:
     if data:
         return Path(data).resolve()
     kind = "" if cfg.input == "luma" else f"-{cfg.input}"  # the luma set's name is the shipped model's
+    kind += "-morephotos" if cfg.more_photos else ""
     return rayqa_home() / "datasets" / f"{DETECTOR}-real-train-seed{cfg.seed}-n{cfg.items}{kind}"
+
+
+def train_photos(cfg: TrainConfig, split: str):
+    """The photographs a ``split`` item draws from: None (the split's own) unless ``more_photos``
+    adds the train-only packages' to the train split."""
+    from rayqa.simulate import real
+
+    if split != "train" or not cfg.more_photos:
+        return None
+    more = real.more_photos()
+    if not more:
+        raise real.SimulationError(f"--more-photos needs {', '.join(real.MORE_PHOTO_PACKAGES)} installed "
+                                   f"(`make real-media`, or apt-get install {' '.join(real.MORE_PHOTO_PACKAGES)})")
+    return real.split_files("photo", "train") + more
 
 
 def encode_rgb(path: Path, frames, crf: float) -> Path:
@@ -172,7 +188,7 @@ def simulate_item(folder: str, idx: int, cfg: TrainConfig, split: str = "train")
         return str(out)
     rng = np.random.default_rng([cfg.seed, idx, 18])
     dur = cfg.duration_s
-    shots = real.plan_shots(dur, rng, split)
+    shots = real.plan_shots(dur, rng, split, photos=train_photos(cfg, split))
     fade_in = float(rng.uniform(0.3, 1.0)) if rng.random() < 0.3 else 0.0
     frames = np.stack(list(real.render(shots, FPS, W, H, rng, fade_in, 0.0)))
     parts = []
@@ -239,7 +255,8 @@ def simulate_calibration(folder: str, idx: int, cfg: TrainConfig, seconds: float
     if out.exists():
         return str(out)
     rng = np.random.default_rng([cfg.seed, idx, 1818 if sub == "calib" else 1819])
-    frames = real.render(real.plan_shots(seconds, rng, split), FPS, W, H, rng, float(rng.uniform(0.3, 1.0)), 0.0)
+    frames = real.render(real.plan_shots(seconds, rng, split, photos=train_photos(cfg, split)), FPS, W, H, rng,
+                         float(rng.uniform(0.3, 1.0)), 0.0)
     with tempfile.TemporaryDirectory() as tmp:
         path = encode_rgb(Path(tmp) / "calib.mp4", frames, 23)
         _, f, _ = scan_frames(path, cfg.fps, cfg.input)
@@ -258,6 +275,7 @@ def make_data(folder: Path, cfg: TrainConfig, log=print) -> Path:
     from rayqa.simulate import real
 
     real.require(("photo",))
+    train_photos(cfg, "train")  # --more-photos without its package: refused before any work
     started = time.perf_counter()
     todo = [i for i in range(cfg.items) if not (folder / "items" / f"{i:04d}.npz").exists()]
     cal = [i for i in range(n_calib(cfg)) if not (folder / "calib" / f"{i:03d}.npz").exists()]
@@ -629,8 +647,18 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
 
 def _augment_flag(cfg: dict) -> str:
     flags = f" --input {cfg['input']}" if cfg.get("input", "luma") != "luma" else ""
+    flags += " --more-photos" if cfg.get("more_photos") else ""
     flags += f" --augment {cfg['augment']}" if cfg.get("augment") else ""
     return flags + (f" --mine-items {cfg['mine_items']}" if cfg.get("mine_items") else "")
+
+
+def _photos_note(cfg: dict) -> str:
+    from rayqa.simulate import real
+
+    if not cfg.get("more_photos"):
+        return ""
+    return (f", with the {len(real.LOMIRI_PHOTOS)} photographs of {', '.join(real.MORE_PHOTO_PACKAGES)} added to "
+            "the train split's (train only, never a bench's)")
 
 
 def _mine_note(cfg: dict) -> str:
@@ -694,7 +722,7 @@ Width {meta.get('width')}: about 0.2 GMAC per frame.
 
 ## Data
 Real pristine programme from the train split of `rayqa/simulate/real.py` (photographs under camera
-moves of every speed, real footage, title cards; see rayqa/simulate/SOURCES.md), {meta.get('data_items')} items of
+moves of every speed, real footage, title cards; see rayqa/simulate/SOURCES.md){_photos_note(cfg)}, {meta.get('data_items')} items of
 {cfg.get('duration_s')} s at 640x360, 25 fps, H.264 GOP 50, each in six variants: the clean encode; H.264 bitstream damage
 in P-frames (flip / zero / drop, decoded, per-macroblock scores against the clean decode); a capture
 of that decode re-encoded cleanly (crf 17-30, no decoder flag left); pixel-domain block displacement
