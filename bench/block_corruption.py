@@ -29,6 +29,8 @@ Reported:
   map's area rule, ``decoder_area_ratio``); beside them, ``map_alone_*``: the same figures with the
   learned threshold alone (no corroboration), which is all a capture ever gets;
 * false events: on the clean hours (per hour) and outside the stretches of the damaged items;
+  the clean ones by the shot they start in (``clean.by_source``: kind, picture or clip, camera
+  speed, beside that shot kind's minutes of clean programme);
 * frame-level ROC AUC of the detector's frame score and of blockdetect on the same samples
   (positives: >= 7 % of macroblocks damaged; negatives: none, clean hours included);
 * blockdetect at its best-F1 threshold on these very samples (which flatters it): events by the
@@ -276,6 +278,41 @@ def temporal_figures(paths: list, scored: list, work: Path, stretches: list, dam
     return out
 
 
+def source_name(shot: dict) -> str:
+    """A shot's picture as SOURCES.md names it: a plasma wallpaper by its folder, else its file."""
+    src = Path(shot.get("source", ""))
+    return src.parts[-4] if "wallpapers" in src.parts and len(src.parts) >= 4 else src.name
+
+
+def shot_at(shots: list[dict], t: float) -> dict | None:
+    at = 0.0
+    for shot in shots:
+        if at <= t < at + shot["duration_s"]:
+            return shot
+        at += shot["duration_s"]
+    return shots[-1] if shots else None
+
+
+def false_events_by_source(clean_meta: list[dict], clean_events: list[tuple[str, dict]]) -> list[dict]:
+    """The clean false events by the shot they start in (kind, picture or clip, camera speed), beside
+    the seconds of clean programme of that kind: the bench's clean hours hold few distinct pictures,
+    so whether its rate is a few pictures or all of them is worth seeing."""
+    shots = {m["item_id"]: m["programme"]["shots"] for m in clean_meta}
+    seconds: dict[tuple, float] = {}
+    for sh in shots.values():
+        for shot in sh:
+            key = (shot["kind"], source_name(shot), shot.get("speed") or "")
+            seconds[key] = seconds.get(key, 0.0) + shot["duration_s"]
+    counts: dict[tuple, int] = {}
+    for iid, e in clean_events:
+        shot = shot_at(shots[iid], e["start_s"])
+        key = (shot["kind"], source_name(shot), shot.get("speed") or "") if shot else ("?", "?", "")
+        counts[key] = counts.get(key, 0) + 1
+    rows = [{"kind": k[0], "source": k[1], "speed": k[2] or None, "false_events": n,
+             "minutes": round(seconds.get(k, 0.0) / 60, 1)} for k, n in counts.items()]
+    return sorted(rows, key=lambda r: (-r["false_events"], r["source"], r["speed"] or ""))
+
+
 def best_f1_threshold(y: np.ndarray, s: np.ndarray) -> float:
     order = np.argsort(-s, kind="mergesort")
     ys, ss = y[order], s[order]
@@ -443,7 +480,8 @@ def main() -> None:
                        "false_events_per_hour": round(len(clean_events) / (clean_s / 3600), 3),
                        "blockdetect_false_events_per_hour_at_best_f1": round(bd_clean / (clean_s / 3600), 3),
                        "where": [{"item_id": iid, "start_s": round(e["start_s"], 2), "end_s": round(e["end_s"], 2),
-                                  "score": round(e["score"], 3)} for iid, e in clean_events][:20]}
+                                  "score": round(e["score"], 3)} for iid, e in clean_events][:20],
+                       "by_source": false_events_by_source(clean_meta, clean_events)}
     result["temporal"] = temporal_figures(paths, scored, work, stretches, damaged, float(meta["threshold"]))
     sample = [m["uri"] for m in clean_meta[:3]] + [d["file"] for d in damaged[:2]]
     result["cost"] = cost(args.model, sample)
