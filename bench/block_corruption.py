@@ -2,7 +2,7 @@
 
     flock /tmp/rayqa-cpu.lock .venv/bin/python bench/block_corruption.py [--items 40] [--clean-hours 2]
         [--workdir /tmp/rayqa-block-bench] [--real-workdir /tmp/rayqa-real-bench] [--model models/block_corruption]
-        [--out bench/results/block_corruption.json]
+        [--out bench/results/block_corruption.json] [--scores PATH]
 
 Everything is made from the *bench* split of rayqa.simulate.real (photographs, footage and title
 cards that training never saw; never the packages reserved for independent evaluation):
@@ -398,6 +398,9 @@ def main() -> None:
     ap.add_argument("--model", default=str(ROOT / "models" / "block_corruption"))
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=str(ROOT / "bench" / "results" / "block_corruption.json"))
+    ap.add_argument("--scores", default=None, metavar="PATH",
+                    help="where to keep every sample's score (default: scored.json in --workdir, which the next "
+                         "run overwrites; bench/block_corruption_same_rate.py compares two such files)")
     args = ap.parse_args()
     started = time.perf_counter()
     work = Path(args.workdir)
@@ -424,7 +427,8 @@ def main() -> None:
     score_wall = time.perf_counter() - t
     print(f"scored {len(paths)} files in {score_wall:.0f} s", flush=True)
     # Every sample's score, kept beside the media for analysis without a second scoring pass.
-    (work / "scored.json").write_text(json.dumps({"model": meta["weights_sha256"], "paths": paths, "scored": scored}))
+    Path(args.scores or work / "scored.json").write_text(json.dumps({"model": meta["weights_sha256"], "paths": paths,
+                                                                     "scored": scored}))
 
     # Frame table: sample score, blockdetect, truth.
     ys, ss, bs, kinds = [], [], [], []

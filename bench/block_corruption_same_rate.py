@@ -1,8 +1,8 @@
 """Two block_corruption models at the same clean false-event rate, from bench/block_corruption.py's
 saved scores (no scoring pass of its own).
 
-    .venv/bin/python bench/block_corruption.py [--model A] ; cp /tmp/rayqa-block-bench/scored.json a.json
-    .venv/bin/python bench/block_corruption.py --model B ; cp /tmp/rayqa-block-bench/scored.json b.json
+    .venv/bin/python bench/block_corruption.py [--model A] --scores a.json --out a-bench.json
+    .venv/bin/python bench/block_corruption.py --model B --scores b.json --out b-bench.json
     .venv/bin/python bench/block_corruption_same_rate.py a.json b.json [--names release2,trial]
         [--workdir /tmp/rayqa-block-bench] [--out bench/results/block_corruption_same_rate.json]
 

@@ -109,7 +109,7 @@ def dataset_dir(cfg: TrainConfig, data: str | os.PathLike | None) -> Path:
 
 def train_photos(cfg: TrainConfig, split: str):
     """The photographs a ``split`` item draws from: None (the split's own) unless ``more_photos``
-    adds the train-only packages' to the train split."""
+    adds :data:`rayqa.simulate.real.MORE_PHOTO_PACKAGES`' to the train split's."""
     from rayqa.simulate import real
 
     if split != "train" or not cfg.more_photos:
