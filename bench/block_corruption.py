@@ -293,6 +293,11 @@ def shot_at(shots: list[dict], t: float) -> dict | None:
     return shots[-1] if shots else None
 
 
+def shot_key(shot: dict | None) -> tuple[str, str, str]:
+    """(kind, picture or clip, camera speed) of a shot."""
+    return (shot["kind"], source_name(shot), shot.get("speed") or "") if shot else ("?", "?", "")
+
+
 def false_events_by_source(clean_meta: list[dict], clean_events: list[tuple[str, dict]]) -> list[dict]:
     """The clean false events by the shot they start in (kind, picture or clip, camera speed), beside
     the seconds of clean programme of that kind: the bench's clean hours hold few distinct pictures,
@@ -301,12 +306,10 @@ def false_events_by_source(clean_meta: list[dict], clean_events: list[tuple[str,
     seconds: dict[tuple, float] = {}
     for sh in shots.values():
         for shot in sh:
-            key = (shot["kind"], source_name(shot), shot.get("speed") or "")
-            seconds[key] = seconds.get(key, 0.0) + shot["duration_s"]
+            seconds[shot_key(shot)] = seconds.get(shot_key(shot), 0.0) + shot["duration_s"]
     counts: dict[tuple, int] = {}
     for iid, e in clean_events:
-        shot = shot_at(shots[iid], e["start_s"])
-        key = (shot["kind"], source_name(shot), shot.get("speed") or "") if shot else ("?", "?", "")
+        key = shot_key(shot_at(shots[iid], e["start_s"]))
         counts[key] = counts.get(key, 0) + 1
     rows = [{"kind": k[0], "source": k[1], "speed": k[2] or None, "false_events": n,
              "minutes": round(seconds.get(k, 0.0) / 60, 1)} for k, n in counts.items()]

@@ -216,9 +216,9 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--augment", type=float, default=None, metavar="SHARE",
                    help="share of training crops given a random tone curve and sensor noise (block_corruption; "
                         "default 0: the shipped release 2)")
-    p.add_argument("--input", default=None, choices=("luma", "yuv"),
-                   help="what the network reads: luma (the shipped release 2) or Y, U and V as coded, so colour "
-                        "damage is in its input (block_corruption)")
+    p.add_argument("--input", default=None,
+                   help="what the network reads: luma (the shipped release 2) or yuv (Y, U and V as coded, so "
+                        "colour damage is in its input) (block_corruption)")
     p.add_argument("--more-photos", action="store_const", const=True, default=None,
                    help="add the photographs of rayqa/simulate/SOURCES.md's more-photos package to the train "
                         "split's (block_corruption; default: without, the shipped release 2)")

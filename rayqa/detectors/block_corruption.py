@@ -31,6 +31,17 @@ from rayqa.detectors.base import Detector
 from rayqa.types import RECENT_DAMAGE_S, Hit, ItemInfo, VideoSpec, Window
 
 
+# What the network can read (rayqa.nets.block_corruption.INPUTS gives each one's channels and
+# architecture name): blur's full-range luma, or Y, U and V as coded (video_levels' kind of frames).
+INPUTS = ("luma", "yuv")
+
+
+def input_spec(input: str, fps: float, width: int, height: int) -> VideoSpec:
+    """The frames a network of ``input`` reads, as the scan decodes them (training decodes the same)."""
+    yuv = input == "yuv"
+    return VideoSpec(fps=fps, width=width, height=height, gray=not yuv, raw=yuv)
+
+
 class BlockCorruption(Detector):
     name = "block_corruption"
     defects = ("block_corruption",)
@@ -38,7 +49,7 @@ class BlockCorruption(Detector):
     # Runs only when named until every goal of issue 18 holds on real content (README).
     experimental = True
     segment_s = 1.0
-    video = VideoSpec(fps=5.0, width=320, height=180, gray=True)
+    video = input_spec("luma", 5.0, 320, 180)
     defaults = {
         "fps": 5.0,  # frames sampled per second of content
         "width": 320,  # model input size: the luma plane is sampled to it (the size it was trained at)
@@ -72,10 +83,9 @@ class BlockCorruption(Detector):
         if not 0 <= float(p["decoder_lookback_s"]) <= RECENT_DAMAGE_S:
             raise ValueError(f"block_corruption: decoder_lookback_s must be in [0, {RECENT_DAMAGE_S:g}] (how far back "
                              f"a window carries the decoder's reports), got {p['decoder_lookback_s']!r}")
-        if p["input"] not in ("luma", "yuv"):
-            raise ValueError(f"block_corruption: input must be 'luma' or 'yuv', got {p['input']!r}")
-        yuv = p["input"] == "yuv"
-        self.video = VideoSpec(fps=float(p["fps"]), width=int(p["width"]), height=int(p["height"]), gray=not yuv, raw=yuv)
+        if p["input"] not in INPUTS:
+            raise ValueError(f"block_corruption: input must be {' or '.join(map(repr, INPUTS))}, got {p['input']!r}")
+        self.video = input_spec(p["input"], float(p["fps"]), int(p["width"]), int(p["height"]))
         if p["merge_gap_s"] is None:
             p["merge_gap_s"] = round(1.0 / self.video.fps + 1e-3, 4)
         if p["min_duration_s"] is None:
