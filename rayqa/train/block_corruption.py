@@ -84,10 +84,8 @@ class TrainConfig:
             raise ValueError(f"crops must be multiples of 8, at least 32 and at most {INPUT_H}x{INPUT_W}")
         if self.items < 4 or self.steps < 1 or self.batch < 2 or not 0 < self.target_fpr < 1:
             raise ValueError("items >= 4, steps >= 1, batch >= 2 and target_fpr in (0, 1) are required")
-        from rayqa.detectors.block_corruption import INPUTS
-
-        if self.input not in INPUTS:
-            raise ValueError(f"input is {' or '.join(map(repr, INPUTS))}, got {self.input!r}")
+        if self.input not in ("luma", "yuv"):
+            raise ValueError(f"input is 'luma' or 'yuv', got {self.input!r}")
         if not 0 <= self.augment <= 1:
             raise ValueError("augment is a share of crops, in [0, 1]")
         if self.mine_items < 0 or self.mine_every < 1 or not 0 <= self.mine_share <= 1 - self.damaged_share:
@@ -138,13 +136,20 @@ def encode_rgb(path: Path, frames, crf: float) -> Path:
     return encode_yuv(path, planes(), FPS, crf=crf, gop=GOP)
 
 
+def input_spec(fps: float, input: str = "luma"):
+    """The scan's frames the net reads: 320x180 full-range luma, or Y, U and V as coded (``yuv``)."""
+    from rayqa.types import VideoSpec
+
+    yuv = input == "yuv"
+    return VideoSpec(fps=fps, width=INPUT_W, height=INPUT_H, gray=not yuv, raw=yuv)
+
+
 def scan_frames(path: Path, fps: float, input: str = "luma") -> tuple[np.ndarray, np.ndarray, list]:
     """The scan's 320x180 frames of a file at ``fps`` (times, frames) and the decoder's damage."""
     from rayqa import media
-    from rayqa.detectors.block_corruption import input_spec
 
     info = media.probe(str(path))
-    spec = input_spec(input, fps, INPUT_W, INPUT_H)  # the detector's own frames
+    spec = input_spec(fps, input)
     (w,) = media.decode_windows(str(path), info, [(0.0, info.duration_s)], [spec], [], item_id=path.stem)
     v = w.video[spec.key]
     return v.times_s, v.frames, w.damage
