@@ -226,6 +226,10 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
                    help="mine hard negatives from N further minutes of clean train-split programme: every "
                         "mine_every steps the net scores it, and a share of each batch are crops around its most "
                         "probable cells (block_corruption; default 0: the shipped release 2)")
+    p.add_argument("--decision-items", type=int, default=None, metavar="N",
+                   help="learn the frame decision over the map (a small head on the frozen network) from N items "
+                        "drawn from the more-photos package's pictures, which the map never saw (block_corruption; "
+                        "with --weights, over that model's map; default 0: the top 2 %% of cells, release 2)")
     p.add_argument("--finetune", type=int, default=None, metavar="STEPS",
                    help="before the context head, train the trunk end to end for STEPS steps on crops of the real "
                         "training windows beside simulated ones (audio_artifacts; with --weights, from that trunk)")
@@ -258,7 +262,7 @@ def cmd_train(args) -> int:
         except Exception as e:  # ModelLoadError and unreadable files: say why
             print(f"rayqa: refused: --init-panns: {e}", file=sys.stderr)
             return EXIT_REFUSED
-    for option in ("augment", "finetune", "mine_items", "input", "more_photos"):  # options only some detectors' training has
+    for option in ("augment", "finetune", "mine_items", "input", "more_photos", "decision_items"):  # options only some detectors' training has
         if getattr(args, option) is not None:
             if unsupported(f"--{option.replace('_', '-')}"):
                 return EXIT_REFUSED

@@ -385,6 +385,58 @@ def test_yuv_input_trains_loads_and_is_refused_by_a_luma_detector(tmp_path, monk
         build(["block_corruption"], {"block_corruption": {"input": "rgb"}})
 
 
+@needs_photo
+def test_learned_decision_trains_on_pictures_the_map_never_saw(tmp_path, monkeypatch, capsys):
+    """`--decision-items` at toy size: the map stays as trained, a head learns the frame decision on
+    items drawn only from the more-photos pictures (here stand-ins: bench photographs under the
+    package's file names), the model says so, and the detector's score is the head's, with the map's
+    own beside it in the evidence."""
+    from rayqa.train import block_corruption as T
+    from rayqa.types import ItemInfo, VideoFrames, Window
+
+    monkeypatch.setenv("RAYQA_HOME", str(tmp_path / "home"))
+    with pytest.raises(ValueError, match="not with --more-photos"):
+        T.TrainConfig(decision_items=4, more_photos=True).check()
+    monkeypatch.setattr(real, "_BACKGROUNDS", tmp_path / "none")
+    assert main(["train", "block_corruption", "--items", "4", "--steps", "1", "--decision-items", "4",
+                 "--no-register", "--out", str(tmp_path / "refused")]) != 0
+    pics = tmp_path / "backgrounds"
+    pics.mkdir()
+    for name, src in zip(real.LOMIRI_PHOTOS, list(BENCH_WALLPAPERS) * 14):
+        shutil.copy(src, pics / f"{name}.jpg")
+    monkeypatch.setattr(real, "_BACKGROUNDS", pics)
+    out = tmp_path / "decided"
+    cfg = T.TrainConfig(items=4, steps=2, batch=4, decision_items=4, decision_steps=3)
+    r = T.train(cfg, out=out, register=False, log=lambda m: None)
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["decision"] == net_mod.DECISION_ARCH and len(meta["decision_data_sha256"]) == 64
+    assert {"decision_val_auc", "decision_val_auc_map", "decision_train_frames"} <= set(r["metrics"])
+    assert T.decision_dir(cfg, None).name.endswith("-decision-n4")
+    assert len(list((T.decision_dir(cfg, None) / "items").glob("*.npz"))) == 4
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "--decision-items 4" in card and "Learned decision" in card
+    net, _ = net_mod.load(out)
+    assert net.decision is not None and any(k.startswith("decision.") for k in net.state_dict())
+    # The map is the same network: a model without the head gives the same map.
+    plain = net_mod.BlockCorruptionNet(net.width)
+    plain.load_state_dict({k: v for k, v in net.state_dict().items() if not k.startswith("decision.")})
+    frames = np.random.default_rng(0).integers(0, 256, (2, 180, 320), dtype=np.uint8)
+    with_head, without = net_mod.score_frames(net, frames), net_mod.score_frames(plain.eval(), frames)
+    assert np.allclose(with_head["maps"], without["maps"]) and np.allclose(with_head["map_score"], without["score"])
+    assert not np.allclose(with_head["score"], with_head["map_score"])
+    det = build(["block_corruption"], {"block_corruption": {"threshold": 1e-6}})[0]
+    det.load(out)
+    v = VideoFrames(np.asarray([0.0, 0.2]), frames, np.asarray([0, 5]))
+    hits = det.detect(Window("x", 0.0, 2.0, video={det.video.key: v}),
+                      ItemInfo(duration_s=2.0, has_video=True, has_audio=False))
+    assert len(hits) == 2 and all(abs(h.details["map_score"] - m) < 1e-3 for h, m in zip(hits, without["score"]))
+    # A model.json naming a decision this version does not know is refused.
+    meta["decision"] = "map-decision-v9"
+    (out / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(net_mod.ModelLoadError, match="map-decision-v9"):
+        net_mod.load(out)
+
+
 def test_learned_detectors_run_only_when_named():
     """Experimental detectors (models short of their acceptance goals) stay out of default scans."""
     from rayqa.detectors import REGISTRY, parse_names

@@ -13,7 +13,8 @@ report may come from before the window (``Window.recent_damage``): window edges 
 ``min_samples`` flagged samples in a row (0.4 s at 5 fps) make a ``block_corruption`` event.
 
 ``details``: the peak sample's ``corrupted_area_ratio`` (cells above ``cell_threshold``), its
-``frame_index`` and ``time_s``, the ``probability`` (frame score), the map (``map_cells``, one
+``frame_index`` and ``time_s``, the ``probability`` (frame score; with a model whose decision is learned, the head's, and
+``map_score`` the top cells' mean beside it), the map (``map_cells``, one
 string of 0/1 per row of cells), and ``evidence``: ``"map+decoder"`` with the decoder's own
 report (``decoder_report``: where and what it concealed) when the decoder flagged video damage in
 the ``decoder_lookback_s`` before the flagged frame (damage smears until the next keyframe), else
@@ -93,6 +94,7 @@ class BlockCorruption(Detector):
         self.net = None
         self.device = "cpu"
         self.top_fraction = None
+        self.learned_decision = False  # the model's frame score is a learned head's over the map
 
     def load(self, folder, device: str = "cpu") -> None:
         from rayqa.nets import block_corruption as net_mod
@@ -104,6 +106,7 @@ class BlockCorruption(Detector):
                                          f"detector is set to decode {self.params['input']!r} (set input = "
                                          f"{net.input!r} in its parameters)")
         self.net = net
+        self.learned_decision = net.decision is not None
         self.top_fraction = float(meta.get("top_fraction", net_mod.TOP_FRACTION))
         if self.params["threshold"] is None:
             self.params["threshold"] = float(meta.get("threshold", 0.5))
@@ -176,6 +179,7 @@ class BlockCorruption(Detector):
                     "frame_index": int(v.frame_indices[j]),
                     "time_s": round(t, 3),
                     "probability": round(float(s["score"][k]), 4),
+                    **({"map_score": round(float(s["map_score"][k]), 4)} if self.learned_decision else {}),
                     "map_cells": "/".join("".join("1" if c else "0" for c in row) for row in hot),
                     "frames_flagged": 1,
                     "evidence": "map+decoder" if report else "map",

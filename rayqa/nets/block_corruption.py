@@ -31,6 +31,8 @@ STRIDE = 8
 ARCH = "luma-s8-map-v2"
 INPUTS = {"luma": (1, ARCH), "yuv": (3, "yuv-s8-map-v2")}  # input -> (channels, architecture name)
 TOP_FRACTION = 0.02  # the frame score: mean probability of the top 2 % of cells
+DECISION_ARCH = "map-decision-v1"  # the learned frame decision over the map (model.json "decision")
+DECISION_READS = ("map", "features")  # what it reads: the logit map alone, or the trunk's features too
 
 
 def _cbr(cin: int, cout: int, k: int, stride: int = 1, dilation: int = 1) -> nn.Sequential:
@@ -46,6 +48,7 @@ class BlockCorruptionNet(nn.Module):
             raise ValueError(f"block_corruption: input must be one of {sorted(INPUTS)}, got {input!r}")
         w = width
         self.input = input
+        self.width = w
         self.channels, self.arch = INPUTS[input]
         self.features = nn.Sequential(
             _cbr(self.channels, w, 2, 2), _cbr(w, int(1.5 * w), 3),
@@ -54,14 +57,48 @@ class BlockCorruptionNet(nn.Module):
             _cbr(4 * w, 4 * w, 3, dilation=2), _cbr(4 * w, 4 * w, 3, dilation=4))
         self.map_head = nn.Conv2d(4 * w, 1, kernel_size=1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x``: float (B, C, H, W), each plane scaled to [-0.5, 0.5]. Returns the logit map
-        (B, 1, ceil(H/8), ceil(W/8)); the input is padded (edge-replicated) to a multiple of 8."""
+        self.decision: DecisionHead | None = None  # a learned frame decision over the map, when trained
+
+    def trunk(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The map's features (B, 4w, h, w) and its logits (B, 1, h, w)."""
         h, w = x.shape[-2:]
         ph, pw = (-h) % STRIDE, (-w) % STRIDE
         if ph or pw:
             x = nn.functional.pad(x, (0, pw, 0, ph), mode="replicate")
-        return self.map_head(self.features(x))
+        f = self.features(x)
+        return f, self.map_head(f)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x``: float (B, C, H, W), each plane scaled to [-0.5, 0.5]. Returns the logit map
+        (B, 1, ceil(H/8), ceil(W/8)); the input is padded (edge-replicated) to a multiple of 8."""
+        return self.trunk(x)[1]
+
+
+class DecisionHead(nn.Module):
+    """A frame's damage logit learned over the whole map (Prime Video's later version learns the
+    decision instead of thresholding the corrupted area): the trunk's features and the logit map
+    through three small convolutions (one of stride 2, one dilated: about 80 px of context at
+    320x180), max- and mean-pooled over the frame, with the map's own summary (top-fraction score,
+    corrupted-area ratio, mean probability), into a linear decision. 21 k parameters."""
+
+    def __init__(self, cin: int = 64, width: int = 32, top_fraction: float = TOP_FRACTION):
+        super().__init__()
+        w = width
+        self.cin = cin  # 0: the logit map alone (no trunk features)
+        self.top_fraction = top_fraction
+        self.body = nn.Sequential(
+            nn.Conv2d(cin + 1, w, 1 if cin else 3, 1, 0 if cin else 1), nn.ReLU(inplace=True),
+            nn.Conv2d(w, w, 3, 2, 1), nn.ReLU(inplace=True),
+            nn.Conv2d(w, w, 3, 1, 2, dilation=2), nn.ReLU(inplace=True))
+        self.out = nn.Linear(2 * w + 3, 1)
+
+    def forward(self, feats: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+        """(B, cin, h, w) features and (B, 1, h, w) logits → (B,) decision logits."""
+        p = torch.sigmoid(logits[:, 0])
+        m = logits.clamp(-20, 20) / 10
+        x = self.body(torch.cat([feats, m], 1) if self.cin else m)
+        stats = torch.stack([frame_score(p, self.top_fraction), (p > 0.5).float().mean((1, 2)), p.mean((1, 2))], 1)
+        return self.out(torch.cat([x.amax((2, 3)), x.mean((2, 3)), stats], 1))[:, 0]
 
 
 def to_input(frames: np.ndarray, device: str | torch.device = "cpu", channels: int = 1) -> torch.Tensor:
@@ -91,21 +128,28 @@ def score_frames(net: BlockCorruptionNet, frames: np.ndarray, device: str = "cpu
                  cell_threshold: float = 0.5, top_fraction: float = TOP_FRACTION) -> dict[str, np.ndarray]:
     """Per frame: ``score`` (mean of the top ``top_fraction`` cell probabilities), ``area_ratio``
     (share of cells above ``cell_threshold``), ``map_mean`` and the probability ``maps`` (N, h, w)."""
-    out = {"score": [], "area_ratio": [], "map_mean": [], "maps": []}
+    out = {"score": [], "area_ratio": [], "map_mean": [], "maps": [], "map_score": []}
     for i in range(0, len(frames), batch):
-        p = torch.sigmoid(net(to_input(frames[i:i + batch], device, net.channels))[:, 0].float())
-        out["score"].append(frame_score(p, top_fraction).cpu().numpy())
+        feats, logits = net.trunk(to_input(frames[i:i + batch], device, net.channels))
+        p = torch.sigmoid(logits[:, 0].float())
+        by_map = frame_score(p, top_fraction)
+        out["map_score"].append(by_map.cpu().numpy())
+        by_decision = by_map if net.decision is None else torch.sigmoid(net.decision(feats, logits).float())
+        out["score"].append(by_decision.cpu().numpy())
         out["area_ratio"].append((p > cell_threshold).float().mean((1, 2)).cpu().numpy())
         out["map_mean"].append(p.mean((1, 2)).cpu().numpy())
         out["maps"].append(p.cpu().numpy())
     if not out["maps"]:
-        return {"score": np.zeros(0), "area_ratio": np.zeros(0), "map_mean": np.zeros(0), "maps": np.zeros((0, 0, 0))}
+        return {"score": np.zeros(0), "area_ratio": np.zeros(0), "map_mean": np.zeros(0), "maps": np.zeros((0, 0, 0)),
+                "map_score": np.zeros(0)}
     return {k: np.concatenate(v) for k, v in out.items()}
 
 
 def save(net: BlockCorruptionNet, folder: str | Path, meta: dict) -> dict:
     """Write ``weights.pt`` (float16 state dict) and ``model.json``."""
-    return files.write(folder, net.state_dict(), {**meta, "arch": net.arch, "input": net.input})
+    extra = {} if net.decision is None else {"decision": DECISION_ARCH,
+                                              "decision_reads": "features" if net.decision.cin else "map"}
+    return files.write(folder, net.state_dict(), {**meta, "arch": net.arch, "input": net.input, **extra})
 
 
 def load(folder: str | Path, device: str = "cpu") -> tuple[BlockCorruptionNet, dict]:
@@ -118,5 +162,13 @@ def load(folder: str | Path, device: str = "cpu") -> tuple[BlockCorruptionNet, d
                              f"{sorted(by_arch)}")
     state, weights = files.read_state(folder, meta)
     net = BlockCorruptionNet(int(meta.get("width", 16)), by_arch[meta["arch"]])
+    if meta.get("decision") is not None:
+        if meta["decision"] != DECISION_ARCH:
+            raise ModelLoadError(f"{Path(folder) / MODEL_FILE}: decision {meta['decision']!r} is not {DECISION_ARCH!r}")
+        reads = meta.get("decision_reads", "map")
+        if reads not in DECISION_READS:
+            raise ModelLoadError(f"{Path(folder) / MODEL_FILE}: decision_reads {reads!r} is not one of {list(DECISION_READS)}")
+        net.decision = DecisionHead(4 * net.width if reads == "features" else 0,
+                                    top_fraction=float(meta.get("top_fraction", TOP_FRACTION)))
     files.load_into(net, state, weights, meta["arch"])
     return net.to(device).eval(), meta

@@ -73,6 +73,12 @@ class TrainConfig:
     mine_items: int = 0  # clean train-split programme items (60 s each, apart from calibration) mined for hard negatives
     mine_every: int = 750  # steps between mining rounds (the first after this many steps)
     mine_share: float = 0.25  # of each batch, crops of mined frames, centred on their most probable cell
+    # A learned frame decision over the frozen map (DecisionHead), trained on items drawn from
+    # photographs the map never saw (real.MORE_PHOTO_PACKAGES'): 0 items, none (release 2).
+    decision_items: int = 0
+    decision_steps: int = 1500
+    decision_lr: float = 1e-3
+    decision_reads: str = "map"  # the logit map alone, or "features": the trunk's features too
     target_fpr: float = 0.005
     fps: float = 5.0  # the detector's sampling rate (calibration)
     min_samples: int = 2  # the detector's event rule (calibration)
@@ -91,6 +97,13 @@ class TrainConfig:
         if self.mine_items < 0 or self.mine_every < 1 or not 0 <= self.mine_share <= 1 - self.damaged_share:
             raise ValueError(f"mine_items >= 0, mine_every >= 1 and mine_share in [0, {1 - self.damaged_share:g}] "
                              "(the batch's undamaged share) are required")
+        if self.decision_items and (self.decision_items < 4 or self.decision_steps < 1):
+            raise ValueError("decision_items is 0 (no learned decision) or at least 4, with decision_steps >= 1")
+        if self.decision_reads not in ("map", "features"):
+            raise ValueError(f"decision_reads is 'map' or 'features', got {self.decision_reads!r}")
+        if self.decision_items and self.more_photos:
+            raise ValueError("--decision-items trains the decision on the more-photos pictures, so the map must not "
+                             "have seen them: not with --more-photos")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -119,6 +132,21 @@ def train_photos(cfg: TrainConfig, split: str):
         raise real.SimulationError(f"--more-photos needs {', '.join(real.MORE_PHOTO_PACKAGES)} installed "
                                    f"(`make real-media`, or apt-get install {' '.join(real.MORE_PHOTO_PACKAGES)})")
     return real.split_files("photo", "train") + more
+
+
+def decision_dir(cfg: TrainConfig, data: str | os.PathLike | None) -> Path:
+    """The decision's own items (pictures the map never saw), beside the map's set."""
+    return dataset_dir(cfg, data).with_name(dataset_dir(cfg, data).name + f"-decision-n{cfg.decision_items}")
+
+
+def decision_photos() -> tuple[Path, ...]:
+    from rayqa.simulate import real
+
+    more = real.more_photos()
+    if not more:
+        raise real.SimulationError(f"--decision-items needs {', '.join(real.MORE_PHOTO_PACKAGES)} installed "
+                                   f"(`make real-media`, or apt-get install {' '.join(real.MORE_PHOTO_PACKAGES)})")
+    return more
 
 
 def encode_rgb(path: Path, frames, crf: float) -> Path:
@@ -177,8 +205,9 @@ def _sample(path: Path, times_s, scores, variant: str, rng, cfg: TrainConfig, n_
     return {"frames": frames[keep], "scores": sc[keep].astype(np.float16), "variant": [variant] * len(keep)}
 
 
-def simulate_item(folder: str, idx: int, cfg: TrainConfig, split: str = "train") -> str:
-    """One training item's frames (every variant) into ``folder/items/NNNN.npz``; skipped when there."""
+def simulate_item(folder: str, idx: int, cfg: TrainConfig, split: str = "train", decision: bool = False) -> str:
+    """One training item's frames (every variant) into ``folder/items/NNNN.npz``; skipped when there.
+    ``decision``: an item of the decision's set (its own seed stream, the more-photos pictures only)."""
     from rayqa.simulate import bitstream as B
     from rayqa.simulate import real
     from rayqa.simulate import video as V
@@ -186,9 +215,9 @@ def simulate_item(folder: str, idx: int, cfg: TrainConfig, split: str = "train")
     out = Path(folder) / "items" / f"{idx:04d}.npz"
     if out.exists():
         return str(out)
-    rng = np.random.default_rng([cfg.seed, idx, 18])
+    rng = np.random.default_rng([cfg.seed, idx, 1820 if decision else 18])
     dur = cfg.duration_s
-    shots = real.plan_shots(dur, rng, split, photos=train_photos(cfg, split))
+    shots = real.plan_shots(dur, rng, split, photos=decision_photos() if decision else train_photos(cfg, split))
     fade_in = float(rng.uniform(0.3, 1.0)) if rng.random() < 0.3 else 0.0
     frames = np.stack(list(real.render(shots, FPS, W, H, rng, fade_in, 0.0)))
     parts = []
@@ -296,6 +325,24 @@ def make_data(folder: Path, cfg: TrainConfig, log=print) -> Path:
             if (k + 1) % 20 == 0:
                 log(f"  {k + 1}/{len(futures)} in {time.perf_counter() - started:.0f} s")
     log(f"training data: done in {time.perf_counter() - started:.0f} s")
+    return folder
+
+
+def make_decision_data(folder: Path, cfg: TrainConfig, log=print) -> Path:
+    """Simulate the decision's items into ``folder`` (items already there are kept)."""
+    decision_photos()
+    todo = [i for i in range(cfg.decision_items) if not (folder / "items" / f"{i:04d}.npz").exists()]
+    if not todo:
+        log(f"decision data: reusing {folder}")
+        return folder
+    started = time.perf_counter()
+    log(f"decision data: simulating {len(todo)} items from {len(decision_photos())} pictures the map never saw "
+        f"into {folder}")
+    folder.mkdir(parents=True, exist_ok=True)
+    with ProcessPoolExecutor(max_workers=max(1, cfg.workers)) as pool:
+        for f in [pool.submit(simulate_item, str(folder), i, cfg, "train", True) for i in todo]:
+            f.result()
+    log(f"decision data: done in {time.perf_counter() - started:.0f} s")
     return folder
 
 
@@ -525,6 +572,89 @@ def _log(msg: str) -> None:
     print(msg, flush=True)
 
 
+def train_decision(net, folder: Path, cfg: TrainConfig, log=_log) -> dict:
+    """Give ``net`` a new learned decision (:class:`~rayqa.nets.block_corruption.DecisionHead`) over
+    its frozen map, trained on the decision set's whole frames: damaged ones (at least ``AREA`` of
+    the frame) against undamaged ones, drawn half and half. The set's pictures are ones the map never
+    saw, so the head learns what the map does on new pictures (where the bench's are), not on the
+    ones it was fitted to. Returns the head's and the map's frame AUC on the set's held-back items."""
+    import torch
+
+    from rayqa.nets import block_corruption as net_mod
+
+    ids = list(range(cfg.decision_items))
+    rng = np.random.default_rng([cfg.seed, 1820])
+    val_ids = set(rng.choice(ids, size=max(1, int(round(len(ids) * cfg.val_fraction))), replace=False).tolist())
+    net.eval()
+    for q in net.parameters():
+        q.requires_grad_(False)
+    sets = {"train": {"f": [], "l": [], "y": [], "v": []}, "val": {"f": [], "l": [], "y": [], "v": []}}
+    with torch.no_grad():
+        for i in ids:
+            with np.load(folder / "items" / f"{i:04d}.npz") as z:
+                ratio = frame_truth(z["scores"])
+                keep = np.flatnonzero((ratio >= AREA) | (ratio == 0))
+                frames, variant = z["frames"][keep], z["variant"][keep]
+            dst = sets["val" if i in val_ids else "train"]
+            for b in range(0, len(frames), 64):
+                f, lg = net.trunk(net_mod.to_input(frames[b:b + 64], channels=net.channels))
+                dst["f"].append(f.half())
+                dst["l"].append(lg.half())
+            dst["y"].append(ratio[keep] >= AREA)
+            dst["v"].append(variant)
+    data = {}
+    for name, d in sets.items():
+        data[name] = {"f": torch.cat(d["f"]), "l": torch.cat(d["l"]), "y": np.concatenate(d["y"]),
+                      "v": np.concatenate(d["v"])}
+    tr = data["train"]
+    pos, neg = np.flatnonzero(tr["y"]), np.flatnonzero(~tr["y"])
+    log(f"decision: {len(tr['y'])} train frames ({len(pos)} damaged), {len(data['val']['y'])} held back, "
+        f"from {cfg.decision_items} items")
+    torch.manual_seed(cfg.seed)
+    head = net_mod.DecisionHead(4 * net.width if cfg.decision_reads == "features" else 0)
+    opt = torch.optim.AdamW(head.parameters(), lr=cfg.decision_lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.decision_steps)
+    bce = torch.nn.BCEWithLogitsLoss()
+    half = cfg.batch // 2
+    losses = []
+    started = time.perf_counter()
+    for step in range(1, cfg.decision_steps + 1):
+        idx = torch.from_numpy(np.concatenate([rng.choice(pos, half), rng.choice(neg, cfg.batch - half)]))
+        y = torch.from_numpy(tr["y"][idx.numpy()].astype(np.float32))
+        f, lg = tr["f"][idx].float(), tr["l"][idx].float()
+        if rng.random() < 0.5:  # the map reads the frame left to right as right to left alike
+            f, lg = f.flip(-1), lg.flip(-1)
+        loss = bce(head(f, lg), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(loss.item())
+        if step % 250 == 0 or step == cfg.decision_steps:
+            log(f"decision step {step}/{cfg.decision_steps}: loss {np.mean(losses[-250:]):.4f} "
+                f"({time.perf_counter() - started:.0f} s)")
+    head.eval()
+    for q in net.parameters():
+        q.requires_grad_(True)
+    net.decision = head
+    va = data["val"]
+    with torch.no_grad():
+        s = torch.cat([torch.sigmoid(head(va["f"][b:b + 256].float(), va["l"][b:b + 256].float()))
+                       for b in range(0, len(va["y"]), 256)]).numpy()
+        m = torch.cat([net_mod.frame_score(torch.sigmoid(va["l"][b:b + 256, 0].float()))
+                       for b in range(0, len(va["y"]), 256)]).numpy()
+    out = {"decision_val_auc": auc(va["y"], s), "decision_val_auc_map": auc(va["y"], m),
+           "decision_train_frames": int(len(tr["y"])), "decision_seconds": round(time.perf_counter() - started, 1)}
+    for v in ("file", "capture", "pixel"):
+        k = (va["v"] == v) | ~va["y"]
+        if (va["y"] & (va["v"] == v)).any():
+            out[f"decision_val_auc_{v}"] = auc(va["y"][k], s[k])
+            out[f"decision_val_auc_{v}_map"] = auc(va["y"][k], m[k])
+    log("decision, held-back items of its set: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+                                                             for k, v in out.items()))
+    return out
+
+
 def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os.PathLike | None = None,
           register: bool = True, promote: bool = False, log=_log, weights: str | os.PathLike | None = None) -> dict:
     """The whole command; returns the metrics and where the model went.
@@ -616,6 +746,12 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
             if run is not None:
                 run.log_metrics({"train_map_loss": m, "train_frame_loss": f}, step)
     train_s = time.perf_counter() - t_train if weights is None else float(prior.get("train_seconds", 0.0))
+    decision, decision_digest = {}, None
+    if cfg.decision_items:
+        net.decision = None  # a --weights model's own head, if any, is replaced
+        dfolder = make_decision_data(decision_dir(cfg, data), cfg, log)
+        decision_digest = data_hash(dfolder)
+        decision = train_decision(net.eval(), dfolder, cfg, log)
 
     out = Path(out) if out else rayqa_home() / "models" / DETECTOR
     meta = net_mod.save(net.eval(), out, {
@@ -624,6 +760,7 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
         "train_config": asdict(cfg), "data_sha256": digest, "data_items": cfg.items,
         "torch": torch.__version__, "python": platform.python_version(), "train_seconds": round(train_s, 1),
         "data_seconds": round(data_s, 1) if weights is None else prior.get("data_seconds"),
+        **({"decision_data_sha256": decision_digest} if decision_digest else {}),
     })
     # Metrics of the weights as shipped (float16 on disk), not of the float32 ones in memory.
     shipped, _ = net_mod.load(out)
@@ -631,7 +768,7 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
     meta["threshold"] = thr
     meta["calibration"] = {"target_fpr": cfg.target_fpr, "min_samples": cfg.min_samples, "fps": cfg.fps,
                            "on": "undamaged validation frames and clean train-split calibration programme"}
-    meta["metrics"] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in raw.items()}
+    meta["metrics"] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in {**raw, **decision}.items()}
     (out / net_mod.MODEL_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
     (out / "MODEL_CARD.md").write_text(model_card(meta))
     log("validation (whole frames of held-back training items): " + ", ".join(f"{k} {v}" for k, v in meta["metrics"].items()))
@@ -649,6 +786,7 @@ def _augment_flag(cfg: dict) -> str:
     flags = f" --input {cfg['input']}" if cfg.get("input", "luma") != "luma" else ""
     flags += " --more-photos" if cfg.get("more_photos") else ""
     flags += f" --augment {cfg['augment']}" if cfg.get("augment") else ""
+    flags += f" --decision-items {cfg['decision_items']}" if cfg.get("decision_items") else ""
     return flags + (f" --mine-items {cfg['mine_items']}" if cfg.get("mine_items") else "")
 
 
@@ -679,6 +817,20 @@ def _augment_note(cfg: dict) -> str:
             f"offset -{JITTER_OFFSET:g}..{JITTER_OFFSET:g}) and {round(100 * JITTER_NOISE_SHARE)} % of those with "
             f"sensor noise (sigma {n0:g}-{n1:g}), so that the train split's photographs and clips stand for other "
             "exposures and grades")
+
+
+def _decision_note(meta: dict) -> str:
+    if not meta.get("decision"):
+        return ""
+    cfg, m = meta.get("train_config", {}), meta.get("metrics", {})
+    return (f"\n\n**Learned decision** ({meta['decision']}): the frame score the operating point applies to is not "
+            "the top cells' mean but a small head's (three convolutions over the map's features and logits, max- "
+            "and mean-pooled, with the map's own summary, into a linear decision), trained with the map frozen "
+            f"for {cfg.get('decision_steps')} steps on {cfg.get('decision_items')} further items drawn only from "
+            f"the photographs of the more-photos package, which the map never saw (data sha256 "
+            f"`{meta.get('decision_data_sha256')}`). On that set's held-back items its frame AUC is "
+            f"{m.get('decision_val_auc', float('nan')):.3f} against the top cells' "
+            f"{m.get('decision_val_auc_map', float('nan')):.3f}. `details.map_score` keeps the top cells' mean.")
 
 
 def _input_note(meta: dict) -> str:
@@ -718,7 +870,7 @@ a 1x1 convolution: a corruption probability per cell (23x40 at 320x180). The fra
 of the top {round(100 * meta.get('top_fraction', 0.02))} % of cells; a sample is flagged above {meta['threshold']} (the operating point,
 calibrated for at most {round(100 * cfg.get('target_fpr', 0), 2)} % flagged undamaged validation frames and no run of
 {cfg.get('min_samples')} flagged samples at {cfg.get('fps')} fps on {m.get('calib_seconds')} s of clean train-split programme).
-Width {meta.get('width')}: about 0.2 GMAC per frame.
+Width {meta.get('width')}: about 0.2 GMAC per frame.{_decision_note(meta)}
 
 ## Data
 Real pristine programme from the train split of `rayqa/simulate/real.py` (photographs under camera
