@@ -29,18 +29,8 @@ from typing import Any
 import numpy as np
 
 from rayqa.detectors.base import Detector
-from rayqa.types import RECENT_DAMAGE_S, Hit, ItemInfo, VideoSpec, Window
-
-
-# What the network can read (rayqa.nets.block_corruption.INPUTS gives each one's channels and
-# architecture name): blur's full-range luma, or Y, U and V as coded (video_levels' kind of frames).
-INPUTS = ("luma", "yuv")
-
-
-def input_spec(input: str, fps: float, width: int, height: int) -> VideoSpec:
-    """The frames a network of ``input`` reads, as the scan decodes them (training decodes the same)."""
-    yuv = input == "yuv"
-    return VideoSpec(fps=fps, width=width, height=height, gray=not yuv, raw=yuv)
+from rayqa.nets.block_inputs import check_input, input_spec
+from rayqa.types import RECENT_DAMAGE_S, Hit, ItemInfo, Window
 
 
 class BlockCorruption(Detector):
@@ -84,8 +74,7 @@ class BlockCorruption(Detector):
         if not 0 <= float(p["decoder_lookback_s"]) <= RECENT_DAMAGE_S:
             raise ValueError(f"block_corruption: decoder_lookback_s must be in [0, {RECENT_DAMAGE_S:g}] (how far back "
                              f"a window carries the decoder's reports), got {p['decoder_lookback_s']!r}")
-        if p["input"] not in INPUTS:
-            raise ValueError(f"block_corruption: input must be {' or '.join(map(repr, INPUTS))}, got {p['input']!r}")
+        check_input(p["input"])
         self.video = input_spec(p["input"], float(p["fps"]), int(p["width"]), int(p["height"]))
         if p["merge_gap_s"] is None:
             p["merge_gap_s"] = round(1.0 / self.video.fps + 1e-3, 4)

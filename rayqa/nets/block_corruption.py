@@ -25,11 +25,11 @@ import torch
 from torch import nn
 
 from rayqa.nets import files
+from rayqa.nets.block_inputs import INPUTS, check_input
 from rayqa.nets.files import MODEL_FILE, WEIGHTS_FILE, ModelLoadError, pick_device, sha256  # noqa: F401  (this module's face)
 
 STRIDE = 8
-ARCH = "luma-s8-map-v2"
-INPUTS = {"luma": (1, ARCH), "yuv": (3, "yuv-s8-map-v2")}  # input -> (channels, architecture name)
+ARCH = INPUTS["luma"][1]
 TOP_FRACTION = 0.02  # the frame score: mean probability of the top 2 % of cells
 DECISION_ARCH = "map-decision-v1"  # the learned frame decision over the map (model.json "decision")
 DECISION_READS = ("map", "features")  # what it reads: the logit map alone, or the trunk's features too
@@ -44,8 +44,7 @@ def _cbr(cin: int, cout: int, k: int, stride: int = 1, dilation: int = 1) -> nn.
 class BlockCorruptionNet(nn.Module):
     def __init__(self, width: int = 16, input: str = "luma"):
         super().__init__()
-        if input not in INPUTS:
-            raise ValueError(f"block_corruption: input must be one of {sorted(INPUTS)}, got {input!r}")
+        check_input(input)
         w = width
         self.input = input
         self.width = w
