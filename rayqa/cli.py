@@ -226,6 +226,9 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
                    help="mine hard negatives from N further minutes of clean train-split programme: every "
                         "mine_every steps the net scores it, and a share of each batch are crops around its most "
                         "probable cells (block_corruption; default 0: the shipped release 2)")
+    p.add_argument("--width", type=float, default=None,
+                   help="the network's width (block_corruption: channels of its first layer, default 16, the "
+                        "shipped release 2; audio_artifacts: the CNN's width multiplier, default 0.5)")
     p.add_argument("--decision-items", type=int, default=None, metavar="N",
                    help="learn the frame decision over the map (a small head on the frozen network) from N items "
                         "drawn from the more-photos package's pictures, which the map never saw (block_corruption; "
@@ -262,6 +265,13 @@ def cmd_train(args) -> int:
         except Exception as e:  # ModelLoadError and unreadable files: say why
             print(f"rayqa: refused: --init-panns: {e}", file=sys.stderr)
             return EXIT_REFUSED
+    if args.width is not None:
+        kind = type(trainer.TrainConfig.width)
+        if kind is int and args.width != int(args.width):
+            print(f"rayqa: refused: --width is a whole number of channels for {args.detector}, got {args.width:g}",
+                  file=sys.stderr)
+            return EXIT_REFUSED
+        given["width"] = kind(args.width)
     for option in ("augment", "finetune", "mine_items", "input", "more_photos", "decision_items"):  # options only some detectors' training has
         if getattr(args, option) is not None:
             if unsupported(f"--{option.replace('_', '-')}"):

@@ -173,6 +173,13 @@ def test_train_augment_flag_is_checked(capsys):
     assert "augment is a share of crops" in capsys.readouterr().err
     assert main(["train", "audio_artifacts", "--augment", "0.5", "--no-register"]) == 2
     assert "--augment is not supported for audio_artifacts" in capsys.readouterr().err
+    assert main(["train", "block_corruption", "--width", "8.5", "--no-register"]) == 2
+    assert "--width is a whole number of channels" in capsys.readouterr().err
+    assert main(["train", "block_corruption", "--width", "2", "--no-register"]) == 2
+    assert "width is the first layer's channels, 4 to 64" in capsys.readouterr().err
+    from rayqa.train.block_corruption import _augment_flag
+
+    assert _augment_flag({"width": 24}) == " --width 24" and _augment_flag({"width": 16}) == ""
 
 
 def test_more_photos_join_the_train_split_only_when_asked(tmp_path, monkeypatch, capsys):

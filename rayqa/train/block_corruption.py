@@ -90,8 +90,11 @@ class TrainConfig:
             raise ValueError(f"crops must be multiples of 8, at least 32 and at most {INPUT_H}x{INPUT_W}")
         if self.items < 4 or self.steps < 1 or self.batch < 2 or not 0 < self.target_fpr < 1:
             raise ValueError("items >= 4, steps >= 1, batch >= 2 and target_fpr in (0, 1) are required")
-        if self.input not in ("luma", "yuv"):
-            raise ValueError(f"input is 'luma' or 'yuv', got {self.input!r}")
+        if not 4 <= self.width <= 64:
+            raise ValueError(f"width is the first layer's channels, 4 to 64, got {self.width}")
+        from rayqa.nets.block_inputs import check_input
+
+        check_input(self.input)
         if not 0 <= self.augment <= 1:
             raise ValueError("augment is a share of crops, in [0, 1]")
         if self.mine_items < 0 or self.mine_every < 1 or not 0 <= self.mine_share <= 1 - self.damaged_share:
@@ -166,10 +169,9 @@ def encode_rgb(path: Path, frames, crf: float) -> Path:
 
 def input_spec(fps: float, input: str = "luma"):
     """The scan's frames the net reads: 320x180 full-range luma, or Y, U and V as coded (``yuv``)."""
-    from rayqa.types import VideoSpec
+    from rayqa.nets.block_inputs import input_spec as spec
 
-    yuv = input == "yuv"
-    return VideoSpec(fps=fps, width=INPUT_W, height=INPUT_H, gray=not yuv, raw=yuv)
+    return spec(input, fps, INPUT_W, INPUT_H)
 
 
 def scan_frames(path: Path, fps: float, input: str = "luma") -> tuple[np.ndarray, np.ndarray, list]:
@@ -783,7 +785,8 @@ def train(cfg: TrainConfig, data: str | os.PathLike | None = None, out: str | os
 
 
 def _augment_flag(cfg: dict) -> str:
-    flags = f" --input {cfg['input']}" if cfg.get("input", "luma") != "luma" else ""
+    flags = f" --width {cfg['width']}" if cfg.get("width", 16) != 16 else ""
+    flags += f" --input {cfg['input']}" if cfg.get("input", "luma") != "luma" else ""
     flags += " --more-photos" if cfg.get("more_photos") else ""
     flags += f" --augment {cfg['augment']}" if cfg.get("augment") else ""
     flags += f" --decision-items {cfg['decision_items']}" if cfg.get("decision_items") else ""
@@ -870,7 +873,7 @@ a 1x1 convolution: a corruption probability per cell (23x40 at 320x180). The fra
 of the top {round(100 * meta.get('top_fraction', 0.02))} % of cells; a sample is flagged above {meta['threshold']} (the operating point,
 calibrated for at most {round(100 * cfg.get('target_fpr', 0), 2)} % flagged undamaged validation frames and no run of
 {cfg.get('min_samples')} flagged samples at {cfg.get('fps')} fps on {m.get('calib_seconds')} s of clean train-split programme).
-Width {meta.get('width')}: about 0.2 GMAC per frame.{_decision_note(meta)}
+Width {meta.get('width')}: about {0.19 * (meta.get('width', 16) / 16) ** 2:.2g} GMAC per frame.{_decision_note(meta)}
 
 ## Data
 Real pristine programme from the train split of `rayqa/simulate/real.py` (photographs under camera
