@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from rayqa.detectors.base import Detector
-from rayqa.nets.block_inputs import check_input, input_spec
+from rayqa.nets.block_inputs import input_spec
 from rayqa.types import RECENT_DAMAGE_S, Hit, ItemInfo, Window
 
 
@@ -74,7 +74,6 @@ class BlockCorruption(Detector):
         if not 0 <= float(p["decoder_lookback_s"]) <= RECENT_DAMAGE_S:
             raise ValueError(f"block_corruption: decoder_lookback_s must be in [0, {RECENT_DAMAGE_S:g}] (how far back "
                              f"a window carries the decoder's reports), got {p['decoder_lookback_s']!r}")
-        check_input(p["input"])
         self.video = input_spec(p["input"], float(p["fps"]), int(p["width"]), int(p["height"]))
         if p["merge_gap_s"] is None:
             p["merge_gap_s"] = round(1.0 / self.video.fps + 1e-3, 4)
@@ -83,7 +82,6 @@ class BlockCorruption(Detector):
         self.net = None
         self.device = "cpu"
         self.top_fraction = None
-        self.learned_decision = False  # the model's frame score is a learned head's over the map
 
     def load(self, folder, device: str = "cpu") -> None:
         from rayqa.nets import block_corruption as net_mod
@@ -95,10 +93,14 @@ class BlockCorruption(Detector):
                                          f"detector is set to decode {self.params['input']!r} (set input = "
                                          f"{net.input!r} in its parameters)")
         self.net = net
-        self.learned_decision = net.decision is not None
         self.top_fraction = float(meta.get("top_fraction", net_mod.TOP_FRACTION))
         if self.params["threshold"] is None:
             self.params["threshold"] = float(meta.get("threshold", 0.5))
+
+    @property
+    def learned_decision(self) -> bool:
+        """The loaded model's frame score is a learned head's over the map."""
+        return self.net is not None and self.net.decision is not None
 
     def unload(self) -> None:
         self.net = None

@@ -130,26 +130,28 @@ def train_photos(cfg: TrainConfig, split: str):
 
     if split != "train" or not cfg.more_photos:
         return None
-    more = real.more_photos()
-    if not more:
-        raise real.SimulationError(f"--more-photos needs {', '.join(real.MORE_PHOTO_PACKAGES)} installed "
-                                   f"(`make real-media`, or apt-get install {' '.join(real.MORE_PHOTO_PACKAGES)})")
-    return real.split_files("photo", "train") + more
+    return real.split_files("photo", "train") + _more_photos("--more-photos")
 
 
-def decision_dir(cfg: TrainConfig, data: str | os.PathLike | None) -> Path:
-    """The decision's own items (pictures the map never saw), beside the map's set."""
-    return dataset_dir(cfg, data).with_name(dataset_dir(cfg, data).name + f"-decision-n{cfg.decision_items}")
-
-
-def decision_photos() -> tuple[Path, ...]:
+def _more_photos(flag: str) -> tuple[Path, ...]:
+    """:data:`rayqa.simulate.real.MORE_PHOTO_PACKAGES`' photographs; refused, saying what to install, without them."""
     from rayqa.simulate import real
 
     more = real.more_photos()
     if not more:
-        raise real.SimulationError(f"--decision-items needs {', '.join(real.MORE_PHOTO_PACKAGES)} installed "
+        raise real.SimulationError(f"{flag} needs {', '.join(real.MORE_PHOTO_PACKAGES)} installed "
                                    f"(`make real-media`, or apt-get install {' '.join(real.MORE_PHOTO_PACKAGES)})")
     return more
+
+
+def decision_dir(cfg: TrainConfig, data: str | os.PathLike | None) -> Path:
+    """The decision's own items (pictures the map never saw), beside the map's set."""
+    maps = dataset_dir(cfg, data)
+    return maps.with_name(f"{maps.name}-decision-n{cfg.decision_items}")
+
+
+def decision_photos() -> tuple[Path, ...]:
+    return _more_photos("--decision-items")
 
 
 def encode_rgb(path: Path, frames, crf: float) -> Path:
@@ -332,13 +334,13 @@ def make_data(folder: Path, cfg: TrainConfig, log=print) -> Path:
 
 def make_decision_data(folder: Path, cfg: TrainConfig, log=print) -> Path:
     """Simulate the decision's items into ``folder`` (items already there are kept)."""
-    decision_photos()
+    photos = decision_photos()
     todo = [i for i in range(cfg.decision_items) if not (folder / "items" / f"{i:04d}.npz").exists()]
     if not todo:
         log(f"decision data: reusing {folder}")
         return folder
     started = time.perf_counter()
-    log(f"decision data: simulating {len(todo)} items from {len(decision_photos())} pictures the map never saw "
+    log(f"decision data: simulating {len(todo)} items from {len(photos)} pictures the map never saw "
         f"into {folder}")
     folder.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(max_workers=max(1, cfg.workers)) as pool:
