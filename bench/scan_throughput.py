@@ -14,6 +14,9 @@ alternately, up to ``--real-minutes``). On each, interleaved repeats of:
   (b5) the scan with the five original signal-processing detectors (black_frames, video_freeze,
        audio_silence, decode_error, duration_mismatch): issue 22's "dsp scan";
   (b)  the scan with every default detector (no ``--detectors``);
+  (g)  (b) with the learned detectors that issues 17 and 18 would put in the default scan once they
+       leave experimental (block_corruption, audio_artifacts) on their actor pools: the scan whose
+       wall time issue 18 budgets against (e), g/e <= 1.0;
   (c)  FFmpeg's blackdetect + freezedetect + silencedetect pass, two files at a time (this machine
        has two cores). Debian's ffmpeg is installed here if missing: the bench needs it, rayqa does not;
   (e)  (c) with blockdetect too: the fixed pass the block and taxonomy issues budget the default scan
@@ -21,9 +24,9 @@ alternately, up to ``--real-minutes``). On each, interleaved repeats of:
   (f)  FFmpeg's filters equivalent to the default taxonomy in one pass: blackdetect, freezedetect,
        idet, signalstats, silencedetect, ebur128 (true peak), astats;
   (d)  FFmpeg's plain decode (``ffmpeg -i F -f null -``) of the same files, two at a time.
-Prints content-seconds per wall-second for each, the ratios a/d (and a5/d), b5/a, b5/c, b/e and b/f, peak
+Prints content-seconds per wall-second for each, the ratios a/d (and a5/d), b5/a, b5/c, b/e, g/e, g/b and b/f, peak
 resident memory of the driver and of all Ray workers together, where the default scan's time goes
-(run.json's profile_seconds: probe, seek, decode, frame conversion, audio resampling,
+(and the scan with the learned detectors: run.json's profile_seconds: probe, seek, decode, frame conversion, audio resampling,
 serialisation between tasks, each detector, merge, commit; and the fixed costs), and the wall time
 of a one-item ``rayqa scan`` from command to exit. Writes it all to bench/results/scan_throughput.json.
 """
@@ -98,6 +101,7 @@ FFMPEG_PASSES = {
     "d": [],
 }
 FIVE = ["black_frames", "video_freeze", "audio_silence", "decode_error", "duration_mismatch"]
+LEARNED = ["block_corruption", "audio_artifacts"]  # experimental today: (g) scans them beside the default
 
 
 def ffmpeg_pass(manifest: Path, which: str) -> float:
@@ -148,7 +152,8 @@ def measure(name: str, manifest: Path, content_s: float, items: int, work: Path,
     decode_only(manifest, cfg)  # warm-up: worker start-up and imports are not what we measure
     # This machine's timings wander by tens of percent between runs: take the median of
     # interleaved repeats, so every pass sees the same conditions.
-    walls = {k: [] for k in ("a", "a5", "b5", "b", "c", "e", "f", "d")}
+    walls = {k: [] for k in ("a", "a5", "b5", "b", "g", "c", "e", "f", "d")}
+    with_learned = parse_names(None) + LEARNED
     with PeakMemory() as mem_b:
         for _ in range(repeats):
             walls["a"].append(decode_only(manifest, cfg))
@@ -159,17 +164,25 @@ def measure(name: str, manifest: Path, content_s: float, items: int, work: Path,
             t = time.perf_counter()
             result = run_scan(manifest, work / f"scan-{name}", config=cfg, rescan=True, progress=False)
             walls["b"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            learned = run_scan(manifest, work / f"scan-{name}-learned", detectors=with_learned, config=cfg, rescan=True,
+                               progress=False)
+            walls["g"].append(time.perf_counter() - t)
             for k in "cefd":
                 walls[k].append(ffmpeg_pass(manifest, k))
     assert result.counts.get("ok") == items, result.counts
+    assert learned.counts.get("ok") == items, learned.counts
     wall = {k: float(np.median(v)) for k, v in walls.items()}
     rate = {k: content_s / w for k, w in wall.items()}
     ratios = {"decode_vs_ffmpeg_decode_a_d": rate["a"] / rate["d"],
               "decode_five_inputs_vs_ffmpeg_decode_a5_d": rate["a5"] / rate["d"], "cost_b5_a": wall["b5"] / wall["a"],
               "speed_b5_c": rate["b5"] / rate["c"], "wall_default_vs_ffmpeg_blockdetect_pass_b_e": wall["b"] / wall["e"],
-              "speed_default_vs_ffmpeg_taxonomy_pass_b_f": rate["b"] / rate["f"]}
+              "speed_default_vs_ffmpeg_taxonomy_pass_b_f": rate["b"] / rate["f"],
+              "wall_default_with_learned_vs_ffmpeg_blockdetect_pass_g_e": wall["g"] / wall["e"],
+              "cost_learned_over_default_g_b": wall["g"] / wall["b"]}
     print(f"\n== {name}: {items} items, {content_s / 60:.1f} min ==")
     labels = {"a": "decode only", "a5": "decode only, the five's inputs", "b5": "rayqa scan, five dsp detectors", "b": "rayqa scan, every default detector",
+              "g": "rayqa scan, (b) + block_corruption + audio_artifacts",
               "c": "ffmpeg black/freeze/silencedetect", "e": "ffmpeg (c) + blockdetect",
               "f": "ffmpeg black/freeze/idet/signalstats + silence/ebur128/astats", "d": "ffmpeg plain decode"}
     for k, label in labels.items():
@@ -179,24 +192,35 @@ def measure(name: str, manifest: Path, content_s: float, items: int, work: Path,
           f"speed b5/c = {ratios['speed_b5_c']:.2f} (aim >= 1.5)")
     print(f"default scan: wall b/e = {ratios['wall_default_vs_ffmpeg_blockdetect_pass_b_e']:.2f} (aim <= 1.0);  "
           f"speed b/f = {ratios['speed_default_vs_ffmpeg_taxonomy_pass_b_f']:.2f} (aim > 1)")
+    print(f"with the learned detectors: wall g/e = {ratios['wall_default_with_learned_vs_ffmpeg_blockdetect_pass_g_e']:.2f} "
+          f"(aim <= 1.0: issue 18);  g/b = {ratios['cost_learned_over_default_g_b']:.2f}")
     print(f"peak RSS during the scans: driver {mem_b.driver / 2**20:.0f} MiB, "
           f"Ray workers together {mem_b.workers_total / 2**20:.0f} MiB, largest worker {mem_b.worker / 2**20:.0f} MiB")
     print("walls (s): " + "; ".join(f"{k} {', '.join(f'{w:.1f}' for w in v)}" for k, v in walls.items()))
     print(f"findings (default scan): {result.findings_by_defect}")
-    work_s = result.profile.get("work", {})
-    total = sum(work_s.values()) or 1.0
+    print(f"findings (with the learned detectors): {learned.findings_by_defect}")
     print("where the default scan's time goes (last repeat of b; seconds summed over windows and items):")
-    for phase, sec in sorted(work_s.items(), key=lambda kv: -kv[1]):
-        if sec >= 0.005:
-            print(f"  {phase:34s} {sec:8.2f} s  {100 * sec / total:5.1f} %  {1000 * sec / content_s:7.2f} ms per content-s")
-    print("  fixed: " + ", ".join(f"{k} {v:.2f} s" for k, v in result.profile.get("fixed", {}).items()))
+    print_profile(result.profile, content_s)
+    print("where the scan with the learned detectors' time goes (last repeat of g):")
+    print_profile(learned.profile, content_s)
     return {"content_seconds": round(content_s, 1), "items": items, "repeats": repeats,
             "content_s_per_s": {k: round(v, 1) for k, v in rate.items()},
             "walls_s": {k: [round(w, 2) for w in v] for k, v in walls.items()},
             "ratios": {k: round(v, 3) for k, v in ratios.items()},
             "peak_mib": {"driver": round(mem_b.driver / 2**20), "workers_total": round(mem_b.workers_total / 2**20),
                          "largest_worker": round(mem_b.worker / 2**20)},
-            "findings_by_defect": result.findings_by_defect, "profile_seconds": result.profile}
+            "findings_by_defect": result.findings_by_defect, "profile_seconds": result.profile,
+            "learned": {"detectors": LEARNED, "findings_by_defect": learned.findings_by_defect,
+                        "profile_seconds": learned.profile}}
+
+
+def print_profile(profile: dict, content_s: float) -> None:
+    work_s = profile.get("work", {})
+    total = sum(work_s.values()) or 1.0
+    for phase, sec in sorted(work_s.items(), key=lambda kv: -kv[1]):
+        if sec >= 0.005:
+            print(f"  {phase:34s} {sec:8.2f} s  {100 * sec / total:5.1f} %  {1000 * sec / content_s:7.2f} ms per content-s")
+    print("  fixed: " + ", ".join(f"{k} {v:.2f} s" for k, v in profile.get("fixed", {}).items()))
 
 
 def main() -> None:
