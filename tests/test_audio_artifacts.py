@@ -40,6 +40,26 @@ def test_shipped_weights_load_and_match_their_card():
         assert net(torch.zeros(3, 32000)).shape == (3, 5)
 
 
+def test_detector_classifies_with_batch_norm_folded_and_the_same_logits(tmp_path):
+    net, _ = net_mod.load(SHIPPED)
+    det = build(["audio_artifacts"])[0]
+    load_detector(det, SHIPPED)
+    assert det.net.fused and not any(isinstance(m, torch.nn.BatchNorm2d) for m in det.net.modules()
+                                     if m is not det.net.bn0)  # bn0 (over mel bins) stays: it is cheap
+    rng = np.random.default_rng(5)
+    wave = torch.from_numpy((rng.standard_normal((6, 32000)) * 0.05).astype(np.float32))
+    wave[3] += torch.from_numpy(0.1 * np.sin(2 * np.pi * 50 * np.arange(32000) / 32000).astype(np.float32))
+    with torch.inference_mode():
+        ref, got = net.eval()(wave), det.net(wave)
+    torch.testing.assert_close(got, ref, atol=1e-4, rtol=1e-4)
+    assert (got.argmax(1) == ref.argmax(1)).all()
+    with pytest.raises(ValueError, match="fused for inference"):
+        det.net.train()
+    with pytest.raises(ValueError, match="fused for inference"):
+        net_mod.save(det.net, tmp_path / "m", {})
+    assert not (tmp_path / "m").exists()
+
+
 def _panns_state(layout: str) -> dict:
     """A state dict with the published PANNs key names and shapes (audioset_tagging_cnn models.py,
     sample rate 32 kHz, window 1024, 64 mels, 527 AudioSet classes), filled with random numbers."""

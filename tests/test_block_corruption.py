@@ -36,6 +36,24 @@ def test_shipped_weights_load_and_match_their_card():
     assert sum(p.numel() for p in net.parameters()) < 200_000  # a small network, not a ResNet
 
 
+def test_detector_scores_with_batch_norm_folded_and_the_same_maps(tmp_path):
+    net, _ = net_mod.load(SHIPPED)
+    det = build(["block_corruption"])[0]
+    load_detector(det, SHIPPED)
+    assert det.net.fused and not any(isinstance(m, torch.nn.BatchNorm2d) for m in det.net.modules())
+    frames = np.random.default_rng(3).integers(0, 256, (20, 180, 320), dtype=np.uint8)
+    frames[:, 60:120, 100:200] = 128  # a flat block among the noise: cells far from the rest
+    ref, got = net_mod.score_frames(net.eval(), frames), det.score(frames)
+    np.testing.assert_allclose(got["maps"], ref["maps"], atol=1e-5)
+    np.testing.assert_allclose(got["score"], ref["score"], atol=1e-5)
+    assert (got["area_ratio"] == ref["area_ratio"]).all()
+    with pytest.raises(ValueError, match="fused for inference"):
+        det.net.train()
+    with pytest.raises(ValueError, match="fused for inference"):
+        net_mod.save(det.net, tmp_path / "m", {})
+    assert not (tmp_path / "m").exists()
+
+
 @pytest.mark.parametrize("hw,cells", [((180, 320), (23, 40)), ((360, 640), (45, 80)), ((1080, 1920), (135, 240)),
                                       ((100, 50), (13, 7))])
 def test_map_has_one_cell_per_8x8_block(hw, cells):

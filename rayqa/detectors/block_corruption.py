@@ -92,7 +92,7 @@ class BlockCorruption(Detector):
             raise net_mod.ModelLoadError(f"block_corruption: the model in {folder} reads {net.input!r} frames, but the "
                                          f"detector is set to decode {self.params['input']!r} (set input = "
                                          f"{net.input!r} in its parameters)")
-        self.net = net
+        self.net = net.fuse_for_inference()  # batch norms folded, channels-last: same maps, half the CPU
         self.top_fraction = float(meta.get("top_fraction", net_mod.TOP_FRACTION))
         if self.params["threshold"] is None:
             self.params["threshold"] = float(meta.get("threshold", 0.5))

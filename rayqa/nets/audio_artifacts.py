@@ -203,6 +203,12 @@ class ConvBlock(nn.Module):
             self.bn2 = nn.BatchNorm2d(c_out)
         self.convs = convs
 
+    def fuse(self) -> None:
+        """Each batch norm folded into its convolution (eval mode only: see ``AudioArtifactNet.fuse_for_inference``)."""
+        self.conv1, self.bn1 = files.fuse_conv_bn(self.conv1, self.bn1), nn.Identity()
+        if self.convs == 2:
+            self.conv2, self.bn2 = files.fuse_conv_bn(self.conv2, self.bn2), nn.Identity()
+
     def forward(self, x: torch.Tensor, pool: tuple[int, int]) -> torch.Tensor:
         x = F.relu_(self.bn1(self.conv1(x)))
         if self.convs == 2:
@@ -243,6 +249,20 @@ class AudioArtifactNet(nn.Module):
             self.segment_dim = fc + self.aux_features.dim + classes
             self.context_head = ContextHead(self.segment_dim, classes, residual=context_residual)
 
+    def train(self, mode: bool = True) -> "AudioArtifactNet":
+        if mode:
+            files.refuse_fused(self, "audio_artifacts train")
+        return super().train(mode)
+
+    def fuse_for_inference(self) -> "AudioArtifactNet":
+        """In place, for scoring only: the conv blocks' batch norms folded into their convolutions,
+        channels-last (the same logits to float rounding). A fused network cannot be trained or saved."""
+        if getattr(self, "fused", False):
+            return self
+        for i in range(1, self.n_blocks + 1):
+            getattr(self, f"conv_block{i}").fuse()
+        return files.mark_fused(self)
+
     @property
     def name(self) -> str:
         return arch_name(self.arch, self.width, self.aux, self.context)
@@ -261,6 +281,8 @@ class AudioArtifactNet(nn.Module):
         if self.aux and aux is None:
             raise ValueError(f"{self.name} needs the auxiliary features: call it with the waveform")
         x = self.bn0(x.transpose(1, 3)).transpose(1, 3)
+        if getattr(self, "fused", False):
+            x = x.contiguous(memory_format=torch.channels_last)
         for i, pool in enumerate(self.pools, start=1):
             x = getattr(self, f"conv_block{i}")(x, pool)
             x = F.dropout(x, p=0.2, training=self.training)
@@ -345,6 +367,7 @@ def segment_vectors(net: AudioArtifactNet, segments: np.ndarray, device: str = "
 
 def save(net: AudioArtifactNet, folder: str | Path, meta: dict) -> dict:
     """Write ``weights.pt`` (float16 state dict without the front end) and ``model.json``."""
+    files.refuse_fused(net, "audio_artifacts save")
     return files.write(folder, trunk_state(net), {
         **meta, "arch": net.name, "panns_layout": net.arch, "width": net.width, "aux_features": net.aux,
         "context_head": net.context, "context_residual": bool(net.context and net.context_head.residual),

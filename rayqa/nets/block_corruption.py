@@ -64,8 +64,25 @@ class BlockCorruptionNet(nn.Module):
         ph, pw = (-h) % STRIDE, (-w) % STRIDE
         if ph or pw:
             x = nn.functional.pad(x, (0, pw, 0, ph), mode="replicate")
+        if getattr(self, "fused", False):
+            x = x.contiguous(memory_format=torch.channels_last)
         f = self.features(x)
         return f, self.map_head(f)
+
+    def train(self, mode: bool = True) -> "BlockCorruptionNet":
+        if mode:
+            files.refuse_fused(self, "block_corruption train")
+        return super().train(mode)
+
+    def fuse_for_inference(self) -> "BlockCorruptionNet":
+        """In place, for scoring only: each convolution's batch norm folded into it, channels-last
+        (about half the CPU time per frame here; the same maps to float rounding). A fused network
+        cannot be trained or saved."""
+        if getattr(self, "fused", False):
+            return self
+        for block in self.features:
+            block[0], block[1] = files.fuse_conv_bn(block[0], block[1]), nn.Identity()
+        return files.mark_fused(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: float (B, C, H, W), each plane scaled to [-0.5, 0.5]. Returns the logit map
@@ -146,6 +163,7 @@ def score_frames(net: BlockCorruptionNet, frames: np.ndarray, device: str = "cpu
 
 def save(net: BlockCorruptionNet, folder: str | Path, meta: dict) -> dict:
     """Write ``weights.pt`` (float16 state dict) and ``model.json``."""
+    files.refuse_fused(net, "block_corruption save")
     extra = {} if net.decision is None else {"decision": DECISION_ARCH,
                                               "decision_reads": "features" if net.decision.cin else "map"}
     return files.write(folder, net.state_dict(), {**meta, "arch": net.arch, "input": net.input, **extra})

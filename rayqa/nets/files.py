@@ -78,3 +78,28 @@ def pick_device(requested: str = "auto") -> str:
     if requested.startswith("cuda") and not torch.cuda.is_available():
         return "cpu"
     return requested
+
+
+def fuse_conv_bn(conv: torch.nn.Conv2d, bn: torch.nn.BatchNorm2d) -> torch.nn.Conv2d:
+    """``conv`` followed by ``bn`` (its running statistics, as in eval mode) as one convolution:
+    the same arithmetic to float rounding, one pass over the activations instead of two."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    return fuse_conv_bn_eval(conv.eval(), bn.eval())
+
+
+def mark_fused(net: torch.nn.Module) -> torch.nn.Module:
+    """Eval mode, channels-last weights (oneDNN's fast layout on a CPU, cuDNN's on a GPU) and the
+    ``fused`` flag that :func:`refuse_fused` checks before a save or a training step."""
+    net.eval()
+    net.to(memory_format=torch.channels_last)
+    net.fused = True
+    return net
+
+
+def refuse_fused(net: torch.nn.Module, what: str) -> None:
+    """A network whose batch norms were folded into its convolutions for inference has lost the
+    tensors a saved model or a training step needs."""
+    if getattr(net, "fused", False):
+        raise ValueError(f"{what}: this network was fused for inference (batch norm folded into its convolutions); "
+                         "load it again to train or save it")
