@@ -216,7 +216,9 @@ class ConvBlock(nn.Module):
         return F.avg_pool2d(x, kernel_size=pool) if pool != (1, 1) else x
 
 
-class AudioArtifactNet(nn.Module):
+class AudioArtifactNet(files.Fusable):
+    kind = "audio_artifacts"
+
     def __init__(self, arch: str = "cnn6", width: float = 1.0, classes: int = len(CLASSES), aux: bool = False,
                  context: bool = False, context_residual: bool = False):
         super().__init__()
@@ -249,19 +251,10 @@ class AudioArtifactNet(nn.Module):
             self.segment_dim = fc + self.aux_features.dim + classes
             self.context_head = ContextHead(self.segment_dim, classes, residual=context_residual)
 
-    def train(self, mode: bool = True) -> "AudioArtifactNet":
-        if mode:
-            files.refuse_fused(self, "audio_artifacts train")
-        return super().train(mode)
-
-    def fuse_for_inference(self) -> "AudioArtifactNet":
-        """In place, for scoring only: the conv blocks' batch norms folded into their convolutions,
-        channels-last (the same logits to float rounding). A fused network cannot be trained or saved."""
-        if getattr(self, "fused", False):
-            return self
+    def _fuse(self) -> None:
+        """The conv blocks' batch norms folded into their convolutions (``fuse_for_inference``)."""
         for i in range(1, self.n_blocks + 1):
             getattr(self, f"conv_block{i}").fuse()
-        return files.mark_fused(self)
 
     @property
     def name(self) -> str:
@@ -281,7 +274,7 @@ class AudioArtifactNet(nn.Module):
         if self.aux and aux is None:
             raise ValueError(f"{self.name} needs the auxiliary features: call it with the waveform")
         x = self.bn0(x.transpose(1, 3)).transpose(1, 3)
-        if getattr(self, "fused", False):
+        if self.fused:
             x = x.contiguous(memory_format=torch.channels_last)
         for i, pool in enumerate(self.pools, start=1):
             x = getattr(self, f"conv_block{i}")(x, pool)

@@ -41,7 +41,9 @@ def _cbr(cin: int, cout: int, k: int, stride: int = 1, dilation: int = 1) -> nn.
                          nn.ReLU(inplace=True))
 
 
-class BlockCorruptionNet(nn.Module):
+class BlockCorruptionNet(files.Fusable):
+    kind = "block_corruption"
+
     def __init__(self, width: int = 16, input: str = "luma"):
         super().__init__()
         check_input(input)
@@ -64,25 +66,16 @@ class BlockCorruptionNet(nn.Module):
         ph, pw = (-h) % STRIDE, (-w) % STRIDE
         if ph or pw:
             x = nn.functional.pad(x, (0, pw, 0, ph), mode="replicate")
-        if getattr(self, "fused", False):
+        if self.fused:
             x = x.contiguous(memory_format=torch.channels_last)
         f = self.features(x)
         return f, self.map_head(f)
 
-    def train(self, mode: bool = True) -> "BlockCorruptionNet":
-        if mode:
-            files.refuse_fused(self, "block_corruption train")
-        return super().train(mode)
-
-    def fuse_for_inference(self) -> "BlockCorruptionNet":
-        """In place, for scoring only: each convolution's batch norm folded into it, channels-last
-        (about half the CPU time per frame here; the same maps to float rounding). A fused network
-        cannot be trained or saved."""
-        if getattr(self, "fused", False):
-            return self
+    def _fuse(self) -> None:
+        """Each convolution's batch norm folded into it (``fuse_for_inference``: about half the CPU
+        time per frame here, the same maps to float rounding)."""
         for block in self.features:
             block[0], block[1] = files.fuse_conv_bn(block[0], block[1]), nn.Identity()
-        return files.mark_fused(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x``: float (B, C, H, W), each plane scaled to [-0.5, 0.5]. Returns the logit map

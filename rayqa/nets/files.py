@@ -88,13 +88,31 @@ def fuse_conv_bn(conv: torch.nn.Conv2d, bn: torch.nn.BatchNorm2d) -> torch.nn.Co
     return fuse_conv_bn_eval(conv.eval(), bn.eval())
 
 
-def mark_fused(net: torch.nn.Module) -> torch.nn.Module:
-    """Eval mode, channels-last weights (oneDNN's fast layout on a CPU, cuDNN's on a GPU) and the
-    ``fused`` flag that :func:`refuse_fused` checks before a save or a training step."""
-    net.eval()
-    net.to(memory_format=torch.channels_last)
-    net.fused = True
-    return net
+class Fusable(torch.nn.Module):
+    """A network that can be fused for scoring: :meth:`fuse_for_inference` folds its batch norms
+    into their convolutions (``_fuse``, each network's own), goes to eval mode and channels-last
+    weights (oneDNN's fast layout on a CPU, cuDNN's on a GPU) and sets ``fused``, which
+    :func:`refuse_fused` checks before a save or a training step (``kind`` names the network)."""
+
+    kind = "network"
+    fused = False
+
+    def _fuse(self) -> None:
+        raise NotImplementedError
+
+    def fuse_for_inference(self):
+        """In place, for scoring only (the same outputs to float rounding); idempotent."""
+        if not self.fused:
+            self._fuse()
+            self.eval()
+            self.to(memory_format=torch.channels_last)
+            self.fused = True
+        return self
+
+    def train(self, mode: bool = True):
+        if mode:
+            refuse_fused(self, f"{self.kind} train")
+        return super().train(mode)
 
 
 def refuse_fused(net: torch.nn.Module, what: str) -> None:
