@@ -89,7 +89,7 @@ def run_scan(manifest: str | os.PathLike, output: str | os.PathLike, detectors: 
     # The models first: a resume must match the versions the folder was scanned with.
     t = time.perf_counter()
     registry = ModelRegistry()
-    resolved = {d.name: registry.resolve(d.name) for d in model_dets}  # once per run
+    resolved = {d.name: registry.resolve(d.name).carried() for d in model_dets}  # once per run, files and all
     for d in model_dets:
         verify(d, resolved[d.name])  # a damaged or misfit checkpoint is refused here, not in an actor
     fixed["models"] = time.perf_counter() - t

@@ -397,7 +397,7 @@ def build_app(cfg=None, settings: dict | None = None, registry=None, detectors: 
     reg = registry or ModelRegistry()
     learned, versions = {}, {}
     for det in build(learned_names, cfg.detectors):
-        resolved = reg.resolve(det.name)
+        resolved = reg.resolve(det.name).carried()  # the files travel with the deployment: no MLflow in replicas
         verify(det, resolved)
         versions[det.name] = {"model": resolved.name, "version": resolved.version}
         learned[det.name] = LearnedDetector.options(

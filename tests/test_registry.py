@@ -72,6 +72,36 @@ def test_actor_loads_exactly_the_resolved_version(registry, tmp_path, ray_local)
     assert ray_local.get(actor.weight_sum.remote(resolved)) == pytest.approx(expected)
 
 
+def test_a_carried_version_loads_without_mlflow_or_the_store(registry, tmp_path):
+    """The scan's driver reads the resolved version's files once; a process that receives it writes
+    them out (the same bytes) without importing MLflow, even with the tracking store gone."""
+    import os
+    import pickle
+    import shutil
+    import subprocess
+    import sys
+
+    _ship_tiny(tmp_path / "models", seed=3)
+    resolved = registry.resolve("tiny")
+    carried = resolved.carried()
+    assert carried == resolved and carried.carried() is carried  # the same version; carried once
+    assert sorted(rel for rel, _ in carried.files) == ["MODEL_CARD.md", "model.json", "weights.pt"]
+    plain = resolved.download(tmp_path / "plain")
+    for rel, data in carried.files:
+        assert (plain / rel).read_bytes() == data
+    shutil.rmtree(tmp_path / "home")  # the store (and its artifacts) gone: the carried files still load
+    code = ("import pickle, sys, torch\n"
+            "m = pickle.loads(sys.stdin.buffer.read())\n"
+            "w = torch.load(m.download() / 'weights.pt')['weight']\n"
+            "print(float(w.sum()), 'mlflow' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], input=pickle.dumps(carried), capture_output=True, check=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}).stdout.decode().split()
+    expected = float(torch.load(plain / "weights.pt")["weight"].sum())
+    assert float(out[0]) == pytest.approx(expected) and out[1] == "False"
+    with pytest.raises(RegistryError, match="cannot download"):
+        resolved.download(tmp_path / "again")  # the plain one still needs the store
+
+
 def test_models_cli(registry, tmp_path, capsys, monkeypatch):
     _ship_tiny(tmp_path / "models", seed=0)
     monkeypatch.setenv("RAYQA_MODELS_DIR", str(tmp_path / "models"))
