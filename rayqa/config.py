@@ -119,6 +119,15 @@ class ResourceConfig(BaseModel):
     model_num_cpus: float = Field(0.5, ge=0)
     model_num_gpus: float = Field(0.5, ge=0)
     model_batch_windows: int = Field(4, ge=1)
+    # Where the learned detectors run. "actor": each in its own actor pool (the model_* settings
+    # above, [pools.<detector>]), as a GPU needs. "decode": inside the decode tasks, beside the
+    # signal-processing detectors, on the frames just decoded; each task's worker process loads
+    # the models once and keeps them. "auto": "actor" on a cluster with GPUs, or where
+    # [pools.<detector>] sets anything for one of the scan's learned detectors; else "decode".
+    # Measured on 2 CPUs (bench/scan_throughput.py, pass g on the real files): pools cost the
+    # actors' start (torch and the model, each of up to four actors a pool, every scan), the
+    # windows' trip through the object store, and cores left idle while one pool's actor is behind.
+    model_pool: Literal["auto", "actor", "decode"] = "auto"
     detector_pool_min: int = Field(1, ge=1)
     # 0: as many actors as the cluster could hold (CPUs / num_cpus, or GPUs / num_gpus on GPU
     # nodes), so pools grow with the cluster; Ray Data's autoscaler starts them as work queues up.
@@ -418,15 +427,26 @@ class ScanConfig(BaseModel):
             hi = int((gpus / num_gpus) if num_gpus else (cpus / num_cpus if num_cpus else lo))
         return PoolSpec(tuple(names or (name,)), num_cpus, num_gpus, batch, lo, max(lo, hi))
 
+    def models_in_decode(self, model_names: list[str], use_gpu: bool) -> bool:
+        """The learned detectors ``model_names`` run inside the decode tasks, not in actor pools
+        (``resources.model_pool``)."""
+        mode = self.resources.model_pool
+        if mode == "auto":
+            mode = "actor" if use_gpu or any(self.pools.get(n) for n in model_names) else "decode"
+        return mode == "decode" and bool(model_names)
+
     def plan_pools(self, dsp_names: list[str], model_names: list[str], cluster_cpus: float, cluster_gpus: float,
                    use_gpu: bool) -> list[PoolSpec]:
-        """The detector actor pools for a scan, checked against the cluster.
+        """The detector actor pools for a scan, checked against the cluster (none for learned
+        detectors that run in the decode tasks: :meth:`models_in_decode`).
 
         Ray Data waits forever (instead of failing) when actors reserve every CPU, so a plan whose
         minimum actor reservations leave no CPU for a decode task is refused before any work starts.
         """
         r = self.resources
         pools = []
+        if self.models_in_decode(model_names, use_gpu):
+            model_names = []
         if dsp_names and r.dsp_pool == "actor":
             dsp = {"num_cpus": r.dsp_num_cpus, "num_gpus": 0.0, "batch_windows": r.dsp_batch_windows}
             pools.append(self._pool("dsp", dsp, cluster_cpus, 0.0, False, names=dsp_names))

@@ -268,18 +268,34 @@ def build_dataset(todo: pd.DataFrame, cfg: ScanConfig, dsp_dets: list[Detector],
     if split_op is not None and hasattr(split_op, "ray_remote_args"):  # a frozen dataclass in Ray 2.60
         object.__setattr__(split_op, "ray_remote_args",
                            {**(split_op.ray_remote_args or {}), "num_cpus": decode_cpus, **task_retries})
-    dsp_in_decode = run_detectors and bool(dsp_dets) and r.dsp_pool == "decode"
-    dsp = {"names": [d.name for d in dsp_dets], "overrides": cfg.detectors, "drop_media": not model_dets}
+    by_name = {d.name: d for d in dsp_dets + model_dets}
+
+    def reads(later: list) -> tuple[list[str], list[str]]:
+        """The video and audio spec keys the detectors of the ``later`` pools read: all that a
+        window carries on to them (what the detectors before them read stays behind)."""
+        dets = [by_name[n] for p in later for n in p.names]
+        return (sorted({d.video.key for d in dets if d.video is not None}),
+                sorted({d.audio.key for d in dets if d.audio is not None}))
+
+    # The detectors that run in the decode task, on the frames it just decoded: the signal-processing
+    # ones (resources.dsp_pool) and, on CPU clusters, the learned ones (resources.model_pool).
+    here = [d.name for d in dsp_dets] if r.dsp_pool == "decode" else []
+    if run_detectors and cfg.models_in_decode([d.name for d in model_dets], use_gpu):
+        here += [d.name for d in model_dets]
+    dsp_in_decode = run_detectors and bool(here)
+    dsp = {"names": here, "overrides": cfg.detectors, "drop_media": not pools,
+           "resolved": {n: resolved[n] for n in here if n in resolved}}
     # Where the decoded windows never leave the decode task (its detectors drop them), a task takes
     # its whole block and decodes each item's run of windows in one pass, one seek, handing
     # decode_batch_windows at a time to the detectors (bounded memory); where they travel on to
     # detector pools, a batch is what one call ships.
-    in_task = not isolated and (not run_detectors or (dsp_in_decode and not model_dets))
+    in_task = not isolated and (not run_detectors or (dsp_in_decode and not pools))
     ds = ds.map_batches(decode_batch, fn_kwargs={"video_specs": video_specs, "audio_specs": audio_specs,
                                                  "backend": cfg.decode.video_backend,
                                                  "dsp": dsp if dsp_in_decode else None,
                                                  "drop_media": not run_detectors,
-                                                 "chunk_windows": r.decode_batch_windows if in_task else None},
+                                                 "chunk_windows": r.decode_batch_windows if in_task else None,
+                                                 "keep": reads(pools)},
                         batch_size=None if in_task else (1 if isolated else r.decode_batch_windows),
                         batch_format="pandas", num_cpus=decode_cpus, **task_retries)
     for i, p in enumerate(pools):
@@ -287,7 +303,8 @@ def build_dataset(todo: pd.DataFrame, cfg: ScanConfig, dsp_dets: list[Detector],
             DetectStage,
             fn_constructor_kwargs={"names": list(p.names), "overrides": cfg.detectors,
                                    "resolved": {n: resolved[n] for n in p.names if n in resolved},
-                                   "drop_media": i == len(pools) - 1, "device": "cuda" if p.num_gpus else "cpu"},
+                                   "drop_media": i == len(pools) - 1, "device": "cuda" if p.num_gpus else "cpu",
+                                   "keep": reads(pools[i + 1:])},
             compute=ray.data.ActorPoolStrategy(min_size=p.min_size, max_size=p.max_size),
             num_cpus=p.num_cpus, num_gpus=p.num_gpus, batch_size=1 if isolated else p.batch_windows,
             batch_format="pandas", **actor_retries,

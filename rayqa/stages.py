@@ -10,6 +10,7 @@ drops ``media``, so only hits reach the driver.
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import time
 from collections.abc import Iterator
@@ -88,6 +89,22 @@ def _contiguous_groups(rows: list[dict]) -> list[list[dict]]:
     return groups
 
 
+def keep_media(rows: list[dict], keep: tuple[list[str], list[str]] | None) -> None:
+    """Trim each row's decoded window to the video and audio spec keys in ``keep`` (what the stages
+    after this one read), before it is pickled for them; None keeps everything. The scan's decode
+    tasks run the signal-processing detectors on every spec they decoded, then ship the learned
+    pools only their frames: 3 of a window's ~20 MB with the default detectors beside the learned
+    ones, instead of the whole window through the object store to every pool in turn."""
+    if keep is None:
+        return
+    video, audio = set(keep[0]), set(keep[1])
+    for r in rows:
+        w = r["media"]
+        if w is not None:
+            r["media"] = dataclasses.replace(w, video={k: v for k, v in w.video.items() if k in video},
+                                             audio={k: v for k, v in w.audio.items() if k in audio})
+
+
 class DecodeStage:
     """Decode consecutive windows of an item in one pass (a Ray Data task, CPU)."""
 
@@ -130,10 +147,13 @@ class DetectStage:
     """Run a group of detectors on decoded windows (a Ray Data actor: weights load once)."""
 
     def __init__(self, names: list[str], overrides: dict, resolved: dict | None = None, drop_media: bool = True,
-                 device: str = "cpu"):
+                 device: str = "cpu", keep: tuple[list[str], list[str]] | None = None):
+        """``drop_media``: nothing after this stage reads the windows; else ``keep``: the video and
+        audio spec keys the stages after it read (:func:`keep_media`; None: all of them)."""
         self.detectors = [load_detector(d, (resolved or {}).get(d.name), device) for d in build(names, overrides)]
         use_cv2_share()
         self.drop_media = drop_media
+        self.keep = keep
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
         return to_frame(self.detect_rows(from_frame(batch)))
@@ -161,25 +181,53 @@ class DetectStage:
         if self.drop_media:
             for r in rows:
                 r["media"] = None
+        else:
+            keep_media(rows, self.keep)
         return rows
 
 
+_KEPT: dict[tuple, DetectStage] = {}
+KEPT_STAGES = 2  # a worker process keeps this many detector groups loaded (a scan uses one)
+
+
+def kept_stage(kwargs: dict) -> DetectStage:
+    """The decode task's detectors, built once per worker process and kept for its later tasks:
+    Ray reuses a task's worker process, and a learned detector's weights (resolved to one registry
+    version per run) need loading only once per process, not once per batch of windows. Keyed by
+    everything that builds them: a later scan with other settings or another version gets its own."""
+    import json
+
+    resolved = kwargs.get("resolved") or {}
+    key = (json.dumps({k: v for k, v in kwargs.items() if k != "resolved"}, sort_keys=True, default=repr),
+           tuple(sorted((n, repr(m)) for n, m in resolved.items())))  # a ResolvedModel's repr leaves its files out
+    stage = _KEPT.get(key)
+    if stage is None:
+        while len(_KEPT) >= KEPT_STAGES:
+            _KEPT.pop(next(iter(_KEPT)))
+        stage = _KEPT[key] = DetectStage(**kwargs)
+    return stage
+
+
 def decode_batch(batch: pd.DataFrame, video_specs, audio_specs, backend: str, dsp: dict | None = None,
-                 drop_media: bool = False, chunk_windows: int | None = None) -> pd.DataFrame:
+                 drop_media: bool = False, chunk_windows: int | None = None,
+                 keep: tuple[list[str], list[str]] | None = None) -> pd.DataFrame:
     """Decode a batch of windows; with ``dsp`` (DetectStage arguments) also run the signal-processing
     detectors right here, where the frames already are. ``drop_media``: no detector runs, and the
     decoded windows are dropped here as the in-decode detectors drop theirs (decoding's own cost).
     ``chunk_windows``: the windows never leave this task (``dsp`` drops them, or ``drop_media``),
     so a whole block is decoded in one pass per item and handed to the detectors this many windows
     at a time, each chunk's frames dropped before the next is decoded (None: each item's windows
-    of the batch at once)."""
+    of the batch at once). ``keep``: the spec keys the detector pools after this task read; the
+    windows leave it with only those (:func:`keep_media`)."""
     rows = from_frame(batch)
     decoder = DecodeStage(video_specs, audio_specs, backend)
-    detector = DetectStage(**dsp) if dsp else None  # on the decoded windows, no pickling round trip
+    detector = kept_stage(dsp) if dsp else None  # on the decoded windows, no pickling round trip
     for part in decoder.decode_chunks(rows, chunk_windows or max(1, len(rows))):
         if detector is not None:
             detector.detect_rows(part)
-        elif drop_media:
+        if drop_media:
             for r in part:
                 r["media"] = None
+        else:
+            keep_media(part, keep)
     return to_frame(rows)

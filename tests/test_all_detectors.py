@@ -3,20 +3,32 @@ tasks included) and the scan runs to the end; a plan that cannot fit is refused 
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
+import pytest
 
 from conftest import write_manifest
 from rayqa.cli import main
+from rayqa.config import ScanConfig
 from rayqa.detectors import REGISTRY
 from rayqa.pipeline import run_scan
 
 
-def test_a_scan_with_every_detector_named_completes(ray_local, clips, tmp_path):
+@pytest.mark.parametrize("model_pool", ["auto", "actor"])
+def test_a_scan_with_every_detector_named_completes(ray_local, clips, tmp_path, model_pool):
+    """On this CPU-only machine the learned detectors run in the decode tasks by default ("auto");
+    "actor" puts each in its own actor pool, all of them beside the decoders on 2 CPUs."""
     rows = [{"item_id": "black", "uri": str(clips["black"])}, {"item_id": "silence", "uri": str(clips["silence"])}]
     manifest = write_manifest(tmp_path / "m.csv", rows)
     names = list(REGISTRY)
-    result = run_scan(manifest, tmp_path / "out", detectors=names)
+    config = ScanConfig().merged({"resources": {"model_pool": model_pool}})
+    result = run_scan(manifest, tmp_path / "out", detectors=names, config=config)
     assert result.counts == {"ok": 2}
+    stages = json.loads((tmp_path / "out" / "run.json").read_text())["stage_wall_seconds"]
+    pools = sorted(k for k in stages if k.startswith("detect:"))
+    learned = sorted(f"detect:{n}" for n, cls in REGISTRY.items() if cls.pool == "model")
+    assert pools == ([] if model_pool == "auto" else learned), stages
     items = pd.read_parquet(tmp_path / "out" / "items").set_index("item_id")
     assert (items["status"] == "ok").all()
     found = pd.read_parquet(tmp_path / "out" / "findings")

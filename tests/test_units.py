@@ -16,7 +16,7 @@ from rayqa.detectors.base import runs
 from rayqa.types import AudioSamples, Hit, ItemInfo, VideoFrames, Window
 from rayqa.detectors.black_frames import black_ratio
 from rayqa.detectors.video_freeze import frame_differences
-from rayqa.stages import DetectStage, _contiguous_groups
+from rayqa.stages import DetectStage, _contiguous_groups, keep_media, kept_stage
 
 INFO = ItemInfo(duration_s=8.0, has_video=True, has_audio=True, fps=25.0, width=160, height=90,
                 video_duration_s=8.0, audio_duration_s=8.0)
@@ -102,7 +102,7 @@ def test_windows_and_sampling():
 
 
 def test_config_fits_two_cpus_and_refuses_what_cannot_run(tmp_path):
-    cfg = ScanConfig()
+    cfg = ScanConfig().merged({"resources": {"model_pool": "actor"}})
     pools = cfg.plan_pools(["black_frames"], ["block_corruption", "audio_artifacts"], 2, 0, use_gpu=False)
     assert [p.names for p in pools] == [("block_corruption",), ("audio_artifacts",)]
     assert all(p.num_gpus == 0 and p.min_size == 1 and p.max_size == 4 for p in pools)  # 2 CPUs / 0.5
@@ -143,6 +143,37 @@ def _toml(folder, text):
     path = folder / "pools.toml"
     path.write_text(text)
     return path
+
+
+def test_windows_travel_on_with_only_what_later_stages_read():
+    from rayqa.types import Damage
+
+    frames = VideoFrames(np.array([0.0, 0.5]), np.zeros((2, 4, 4), np.uint8), np.array([0, 1]))
+    audio = AudioSamples(0.0, 16, np.zeros((1, 8), np.float32))
+    damage = [Damage(0.0, 0.5, "video", "pyav", "concealed")]
+    w = Window("a", 0.0, 1.0, video={"v1": frames, "v2": frames}, audio={"a1": audio, "a2": audio}, damage=damage)
+    rows = [{"media": w}, {"media": None}]
+    keep_media(rows, None)
+    assert rows[0]["media"] is w
+    keep_media(rows, (["v2"], ["a1", "missing"]))
+    kept = rows[0]["media"]
+    assert list(kept.video) == ["v2"] and list(kept.audio) == ["a1"] and kept.damage == damage
+    assert kept.video["v2"] is frames and rows[1]["media"] is None
+    assert list(w.video) == ["v1", "v2"]  # the decoded window itself is not changed
+
+
+def test_decode_tasks_keep_their_detectors_loaded_between_batches():
+    from rayqa import stages
+
+    stages._KEPT.clear()
+    a = kept_stage({"names": ["black_frames"], "overrides": {}, "drop_media": True})
+    assert kept_stage({"names": ["black_frames"], "overrides": {}, "drop_media": True}) is a
+    b = kept_stage({"names": ["black_frames"], "overrides": {"black_frames": {"pixel_threshold": 0.2}},
+                    "drop_media": True})
+    assert b is not a and b.detectors[0].params["pixel_threshold"] == 0.2
+    kept_stage({"names": ["audio_silence"], "overrides": {}, "drop_media": True})
+    assert len(stages._KEPT) == stages.KEPT_STAGES  # bounded: the oldest is let go
+    assert kept_stage({"names": ["black_frames"], "overrides": {}, "drop_media": True}) is not a
 
 
 def test_contiguous_groups():
@@ -351,7 +382,29 @@ def test_decode_tasks_take_a_whole_cpu_unless_detector_pools_share_the_cluster()
     with pytest.raises(ConfigError, match="decode_num_cpus"):
         ScanConfig().merged({"resources": {"decode_num_cpus": "all"}})
     # Three learned pools on 2 CPUs still fit beside half-CPU decoders.
-    ScanConfig().plan_pools([], ["block_corruption", "audio_artifacts", "av_sync"], 2, 0, use_gpu=False)
+    actors = ScanConfig().merged({"resources": {"model_pool": "actor"}})
+    assert len(actors.plan_pools([], ["block_corruption", "audio_artifacts", "av_sync"], 2, 0, use_gpu=False)) == 3
+
+
+def test_learned_detectors_run_in_the_decode_tasks_on_cpu_clusters_unless_told(tmp_path):
+    learned = ["block_corruption", "audio_artifacts"]
+    cfg = ScanConfig()
+    assert cfg.resources.model_pool == "auto"
+    # A CPU-only cluster: no learned pool (the decode tasks load the models), decoders take a CPU.
+    assert cfg.models_in_decode(learned, use_gpu=False) and cfg.plan_pools(["black_frames"], learned, 2, 0, False) == []
+    # A cluster with GPUs: each learned detector in its own GPU pool.
+    assert not cfg.models_in_decode(learned, use_gpu=True)
+    assert [p.names for p in cfg.plan_pools([], learned, 8, 1, True)] == [("block_corruption",), ("audio_artifacts",)]
+    # [pools.<detector>] for one of the scan's learned detectors asks for pools, GPU or not;
+    # for a detector this scan does not run, it changes nothing.
+    sized = ScanConfig.load(_toml(tmp_path, "[pools.audio_artifacts]\nmax_size = 1\n"))
+    assert [p.names for p in sized.plan_pools([], learned, 2, 0, False)] == [("block_corruption",), ("audio_artifacts",)]
+    assert sized.models_in_decode(["block_corruption"], use_gpu=False)
+    # Said outright, either way.
+    assert cfg.merged({"resources": {"model_pool": "decode"}}).plan_pools([], learned, 8, 1, True) == []
+    assert len(cfg.merged({"resources": {"model_pool": "actor"}}).plan_pools([], learned, 2, 0, False)) == 2
+    with pytest.raises(ConfigError, match="model_pool"):
+        cfg.merged({"resources": {"model_pool": "gpu"}})
 
 
 def test_decode_and_detector_tasks_keep_opencv_to_their_cpu_share(ray_local):
