@@ -15,8 +15,12 @@ alternately, up to ``--real-minutes``). On each, interleaved repeats of:
        audio_silence, decode_error, duration_mismatch): issue 22's "dsp scan";
   (b)  the scan with every default detector (no ``--detectors``);
   (g)  (b) with the learned detectors that issues 17 and 18 would put in the default scan once they
-       leave experimental (block_corruption, audio_artifacts) on their actor pools: the scan whose
-       wall time issue 18 budgets against (e), g/e <= 1.0;
+       leave experimental (block_corruption, audio_artifacts), where the default config runs them
+       (on this CPU-only machine: in the decode tasks, ``resources.model_pool = "auto"``): the scan
+       whose wall time issue 18 budgets against (e), g/e <= 1.0;
+  (ga) (g) with the learned detectors in actor pools, one per detector (``model_pool = "actor"``,
+       as on a GPU cluster; (g) measured this plan until the default moved them): ga/g is what the
+       pools cost here;
   (c)  FFmpeg's blackdetect + freezedetect + silencedetect pass, two files at a time (this machine
        has two cores). Debian's ffmpeg is installed here if missing: the bench needs it, rayqa does not;
   (e)  (c) with blockdetect too: the fixed pass the block and taxonomy issues budget the default scan
@@ -24,7 +28,7 @@ alternately, up to ``--real-minutes``). On each, interleaved repeats of:
   (f)  FFmpeg's filters equivalent to the default taxonomy in one pass: blackdetect, freezedetect,
        idet, signalstats, silencedetect, ebur128 (true peak), astats;
   (d)  FFmpeg's plain decode (``ffmpeg -i F -f null -``) of the same files, two at a time.
-Prints content-seconds per wall-second for each, the ratios a/d (and a5/d), b5/a, b5/c, b/e, g/e, g/b and b/f, peak
+Prints content-seconds per wall-second for each, the ratios a/d (and a5/d), b5/a, b5/c, b/e, g/e, g/b, ga/e, ga/g and b/f, peak
 resident memory of the driver and of all Ray workers together, where the default scan's time goes
 (and the scan with the learned detectors: run.json's profile_seconds: probe, seek, decode, frame conversion, audio resampling,
 serialisation between tasks, each detector, merge, commit; and the fixed costs), and the wall time
@@ -152,7 +156,8 @@ def measure(name: str, manifest: Path, content_s: float, items: int, work: Path,
     decode_only(manifest, cfg)  # warm-up: worker start-up and imports are not what we measure
     # This machine's timings wander by tens of percent between runs: take the median of
     # interleaved repeats, so every pass sees the same conditions.
-    walls = {k: [] for k in ("a", "a5", "b5", "b", "g", "c", "e", "f", "d")}
+    walls = {k: [] for k in ("a", "a5", "b5", "b", "g", "ga", "c", "e", "f", "d")}
+    cfg_actor = cfg.merged({"resources": {"model_pool": "actor"}})
     with_learned = parse_names(None) + LEARNED
     with PeakMemory() as mem_b:
         for _ in range(repeats):
@@ -168,10 +173,15 @@ def measure(name: str, manifest: Path, content_s: float, items: int, work: Path,
             learned = run_scan(manifest, work / f"scan-{name}-learned", detectors=with_learned, config=cfg, rescan=True,
                                progress=False)
             walls["g"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            pooled = run_scan(manifest, work / f"scan-{name}-learned-actors", detectors=with_learned, config=cfg_actor,
+                              rescan=True, progress=False)
+            walls["ga"].append(time.perf_counter() - t)
             for k in "cefd":
                 walls[k].append(ffmpeg_pass(manifest, k))
     assert result.counts.get("ok") == items, result.counts
     assert learned.counts.get("ok") == items, learned.counts
+    assert pooled.counts.get("ok") == items, pooled.counts
     wall = {k: float(np.median(v)) for k, v in walls.items()}
     rate = {k: content_s / w for k, w in wall.items()}
     ratios = {"decode_vs_ffmpeg_decode_a_d": rate["a"] / rate["d"],
@@ -179,10 +189,13 @@ def measure(name: str, manifest: Path, content_s: float, items: int, work: Path,
               "speed_b5_c": rate["b5"] / rate["c"], "wall_default_vs_ffmpeg_blockdetect_pass_b_e": wall["b"] / wall["e"],
               "speed_default_vs_ffmpeg_taxonomy_pass_b_f": rate["b"] / rate["f"],
               "wall_default_with_learned_vs_ffmpeg_blockdetect_pass_g_e": wall["g"] / wall["e"],
-              "cost_learned_over_default_g_b": wall["g"] / wall["b"]}
+              "cost_learned_over_default_g_b": wall["g"] / wall["b"],
+              "wall_learned_in_actor_pools_vs_ffmpeg_blockdetect_pass_ga_e": wall["ga"] / wall["e"],
+              "cost_actor_pools_over_in_decode_ga_g": wall["ga"] / wall["g"]}
     print(f"\n== {name}: {items} items, {content_s / 60:.1f} min ==")
     labels = {"a": "decode only", "a5": "decode only, the five's inputs", "b5": "rayqa scan, five dsp detectors", "b": "rayqa scan, every default detector",
               "g": "rayqa scan, (b) + block_corruption + audio_artifacts",
+              "ga": "(g) with the learned detectors in actor pools",
               "c": "ffmpeg black/freeze/silencedetect", "e": "ffmpeg (c) + blockdetect",
               "f": "ffmpeg black/freeze/idet/signalstats + silence/ebur128/astats", "d": "ffmpeg plain decode"}
     for k, label in labels.items():
@@ -193,12 +206,15 @@ def measure(name: str, manifest: Path, content_s: float, items: int, work: Path,
     print(f"default scan: wall b/e = {ratios['wall_default_vs_ffmpeg_blockdetect_pass_b_e']:.2f} (aim <= 1.0);  "
           f"speed b/f = {ratios['speed_default_vs_ffmpeg_taxonomy_pass_b_f']:.2f} (aim > 1)")
     print(f"with the learned detectors: wall g/e = {ratios['wall_default_with_learned_vs_ffmpeg_blockdetect_pass_g_e']:.2f} "
-          f"(aim <= 1.0: issue 18);  g/b = {ratios['cost_learned_over_default_g_b']:.2f}")
+          f"(aim <= 1.0: issue 18);  g/b = {ratios['cost_learned_over_default_g_b']:.2f};  in actor pools ga/e = "
+          f"{ratios['wall_learned_in_actor_pools_vs_ffmpeg_blockdetect_pass_ga_e']:.2f}, "
+          f"ga/g = {ratios['cost_actor_pools_over_in_decode_ga_g']:.2f}")
     print(f"peak RSS during the scans: driver {mem_b.driver / 2**20:.0f} MiB, "
           f"Ray workers together {mem_b.workers_total / 2**20:.0f} MiB, largest worker {mem_b.worker / 2**20:.0f} MiB")
     print("walls (s): " + "; ".join(f"{k} {', '.join(f'{w:.1f}' for w in v)}" for k, v in walls.items()))
     print(f"findings (default scan): {result.findings_by_defect}")
     print(f"findings (with the learned detectors): {learned.findings_by_defect}")
+    print(f"findings (learned, in actor pools): {pooled.findings_by_defect}")
     print("where the default scan's time goes (last repeat of b; seconds summed over windows and items):")
     print_profile(result.profile, content_s)
     print("where the scan with the learned detectors' time goes (last repeat of g):")
@@ -211,7 +227,9 @@ def measure(name: str, manifest: Path, content_s: float, items: int, work: Path,
                          "largest_worker": round(mem_b.worker / 2**20)},
             "findings_by_defect": result.findings_by_defect, "profile_seconds": result.profile,
             "learned": {"detectors": LEARNED, "findings_by_defect": learned.findings_by_defect,
-                        "profile_seconds": learned.profile}}
+                        "profile_seconds": learned.profile},
+            "learned_in_actor_pools": {"findings_by_defect": pooled.findings_by_defect,
+                                       "profile_seconds": pooled.profile}}
 
 
 def print_profile(profile: dict, content_s: float) -> None:
