@@ -105,6 +105,16 @@ def keep_media(rows: list[dict], keep: tuple[list[str], list[str]] | None) -> No
                                              audio={k: v for k, v in w.audio.items() if k in audio})
 
 
+def hand_on(rows: list[dict], drop: bool, keep: tuple[list[str], list[str]] | None) -> None:
+    """What a stage passes on of each row's window: nothing (``drop``: no stage after it reads
+    them), else what ``keep`` names (:func:`keep_media`)."""
+    if drop:
+        for r in rows:
+            r["media"] = None
+    else:
+        keep_media(rows, keep)
+
+
 class DecodeStage:
     """Decode consecutive windows of an item in one pass (a Ray Data task, CPU)."""
 
@@ -178,11 +188,7 @@ class DetectStage:
                     r["error"] = res
                 else:
                     r["hits"] = list(r["hits"]) + res
-        if self.drop_media:
-            for r in rows:
-                r["media"] = None
-        else:
-            keep_media(rows, self.keep)
+        hand_on(rows, self.drop_media, self.keep)
         return rows
 
 
@@ -212,7 +218,7 @@ def decode_batch(batch: pd.DataFrame, video_specs, audio_specs, backend: str, ds
                  drop_media: bool = False, chunk_windows: int | None = None,
                  keep: tuple[list[str], list[str]] | None = None) -> pd.DataFrame:
     """Decode a batch of windows; with ``dsp`` (DetectStage arguments) also run the signal-processing
-    detectors right here, where the frames already are. ``drop_media``: no detector runs, and the
+    detectors (and, on a CPU-only cluster, the learned ones) right here, where the frames already are. ``drop_media``: no detector runs, and the
     decoded windows are dropped here as the in-decode detectors drop theirs (decoding's own cost).
     ``chunk_windows``: the windows never leave this task (``dsp`` drops them, or ``drop_media``),
     so a whole block is decoded in one pass per item and handed to the detectors this many windows
@@ -225,9 +231,5 @@ def decode_batch(batch: pd.DataFrame, video_specs, audio_specs, backend: str, ds
     for part in decoder.decode_chunks(rows, chunk_windows or max(1, len(rows))):
         if detector is not None:
             detector.detect_rows(part)
-        if drop_media:
-            for r in part:
-                r["media"] = None
-        else:
-            keep_media(part, keep)
+        hand_on(part, drop_media, keep)
     return to_frame(rows)
