@@ -384,3 +384,29 @@ def test_help_and_detectors_tell_the_truth(capsys):
         d = described[name]
         assert d["experimental"] is cls.experimental and d["runs_by_default"] is not cls.experimental
         assert d["model"] == (f"rayqa-{name}" if cls.pool == "model" else "dsp"), d
+
+
+def test_the_command_exits_with_mains_code_after_its_output_and_exit_handlers(tmp_path):
+    """``rayqa`` (cli.entry) skips the interpreter's teardown, not what a normal exit does: every
+    byte written reaches the pipe, atexit handlers run (Ray's shutdown is one), the code is main's."""
+    marker = tmp_path / "atexit-ran"
+    script = ("import atexit, sys\n"
+              "from rayqa import cli\n"
+              f"atexit.register(lambda: open({str(marker)!r}, 'w').write('ran'))\n"
+              "sys.argv = ['rayqa'] + sys.argv[1:]\n"
+              "cli.entry()\n")
+    env = {**os.environ, "RAYQA_HOME": str(tmp_path / "home")}
+    import subprocess
+
+    listed = subprocess.run([sys.executable, "-c", script, "detectors"], capture_output=True, text=True, env=env,
+                            timeout=120)
+    assert listed.returncode == 0, listed.stderr
+    assert sorted(d["name"] for d in json.loads(listed.stdout)["detectors"]) == sorted(REGISTRY)
+    assert marker.read_text() == "ran"
+    marker.unlink()
+    refused = subprocess.run([sys.executable, "-c", script, "scan", "--manifest", str(tmp_path / "absent.csv"),
+                              "--output", str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=120)
+    assert refused.returncode == 2
+    assert "rayqa: refused" in refused.stderr and "absent.csv" in refused.stderr
+    assert marker.read_text() == "ran"
+    assert not (tmp_path / "home").exists()
