@@ -10,22 +10,30 @@ the CLI and the tests alike.
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from rayqa.detectors.base import Detector
 from rayqa.registry import ModelRegistry, RegistryError, ResolvedModel
 
 
-def fetch(detector: str, model=None) -> tuple[Path, str, str]:
-    """``(folder, model name, version)`` for ``model``: a :class:`ResolvedModel` (downloaded), a local
-    model folder (version ``file:<folder name>``), or None for the registry's champion (the registry
-    is filled from ``models/`` when empty)."""
+@contextmanager
+def fetched(detector: str, model=None) -> Iterator[tuple[Path, str, str]]:
+    """``(folder, model name, version)`` for ``model`` while the block runs: a :class:`ResolvedModel`
+    (downloaded into a temporary folder, removed after the block: every load of a registry version,
+    the plan's check and each process's, writes one), a local model folder (version
+    ``file:<folder name>``), or None for the registry's champion (the registry is filled from
+    ``models/`` when empty)."""
     if model is None:
         model = ModelRegistry().resolve(detector)
     if isinstance(model, ResolvedModel):
-        return model.download(), model.name, model.version
+        with tempfile.TemporaryDirectory(prefix=f"rayqa-{detector}-v{model.version}-") as tmp:
+            yield model.download(tmp), model.name, model.version
+        return
     folder = Path(os.fspath(model))
-    return folder, f"rayqa-{detector}", f"file:{folder.name}"
+    yield folder, f"rayqa-{detector}", f"file:{folder.name}"
 
 
 def cpu_share() -> int | None:
@@ -59,19 +67,19 @@ def use_cpu_share() -> None:
 
 
 def load_detector(det: Detector, model=None, device: str = "cpu") -> Detector:
-    """Load ``det``'s weights (see :func:`fetch`) onto ``device``; sets ``det.model_name`` and
+    """Load ``det``'s weights (see :func:`fetched`) onto ``device``; sets ``det.model_name`` and
     ``det.model_version`` to what was loaded. A model that does not load is a RegistryError naming
     the version. Signal-processing detectors have nothing to load."""
     if det.pool != "model":
         return det
     from rayqa.nets.files import ModelLoadError, pick_device
 
-    folder, name, version = fetch(det.name, model)
     device = pick_device(device)
-    try:
-        det.load(folder, device)
-    except ModelLoadError as e:
-        raise RegistryError(f"{name} version {version} cannot be loaded: {e}") from e
+    with fetched(det.name, model) as (folder, name, version):
+        try:
+            det.load(folder, device)  # reads what it needs: the folder is not looked at again
+        except ModelLoadError as e:
+            raise RegistryError(f"{name} version {version} cannot be loaded: {e}") from e
     if device == "cpu":
         use_cpu_share()
     det.model_name, det.model_version = name, version

@@ -102,6 +102,47 @@ def test_a_carried_version_loads_without_mlflow_or_the_store(registry, tmp_path)
         resolved.download(tmp_path / "again")  # the plain one still needs the store
 
 
+def test_loading_a_registry_version_leaves_no_folder_behind(registry, tmp_path, monkeypatch):
+    """Every load of a resolved version (the plan's check, each process's load) writes its files to
+    a temporary folder; once the detector has read them the folder goes, carried or not, loaded or
+    refused."""
+    import tempfile
+
+    from rayqa.detectors.base import Detector
+    from rayqa.loading import load_detector, verify
+
+    class Tiny(Detector):
+        name = "tiny"
+        pool = "model"
+
+        def load(self, folder, device="cpu"):
+            self.weight = torch.load(folder / "weights.pt")["weight"]
+
+        def unload(self):
+            self.weight = None
+
+    class Refusing(Tiny):
+        def load(self, folder, device="cpu"):
+            from rayqa.nets.files import ModelLoadError
+
+            raise ModelLoadError(f"{sorted(p.name for p in folder.iterdir())} is not what I read")
+
+    net = _ship_tiny(tmp_path / "models", seed=4)
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    resolved = registry.resolve("tiny")
+    for model in (resolved, resolved.carried()):
+        det = load_detector(Tiny(), model)
+        assert torch.equal(det.weight, net.weight.detach()) and det.model_version == "1"
+        verify(Tiny(), model)
+        with pytest.raises(RegistryError, match="weights.pt.*is not what I read"):
+            load_detector(Refusing(), model)
+        assert list(temp.iterdir()) == []
+    shipped = load_detector(Tiny(), tmp_path / "models" / "tiny")  # a local folder is the caller's: kept
+    assert shipped.model_version == "file:tiny" and (tmp_path / "models" / "tiny" / "weights.pt").is_file()
+
+
 def test_models_cli(registry, tmp_path, capsys, monkeypatch):
     _ship_tiny(tmp_path / "models", seed=0)
     monkeypatch.setenv("RAYQA_MODELS_DIR", str(tmp_path / "models"))
