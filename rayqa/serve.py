@@ -115,6 +115,13 @@ class Api:
             self.detectors[name].model_name, self.detectors[name].model_version = info["model"], info["version"]
         self.tmp = Path(tempfile.mkdtemp(prefix="rayqa-serve-"))
 
+    def __del__(self):
+        """Serve calls this as the replica stops (a redeploy, ``serve.shutdown``): the folder its
+        uploads went through goes with it (each request's own folder is removed as it ends)."""
+        tmp = getattr(self, "tmp", None)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
     # -- helpers -------------------------------------------------------------------------------
     def _auth(self, request: Request) -> None:
         token = self.s.get("token")

@@ -31,6 +31,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def upload_folders() -> set[Path]:
+    """The ingress replicas' own upload folders (the replicas share this machine's temp dir)."""
+    import tempfile
+
+    return set(Path(tempfile.gettempdir()).glob("rayqa-serve-*"))
+
+
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, clips, ray_local):
     """The scan's findings for a defect clip (computed first: the scan needs the CPUs Serve will
@@ -48,9 +55,10 @@ def served(tmp_path_factory, clips, ray_local):
     run_scan(manifest, root / "scan", detectors=SERVED)
     scan = pd.read_parquet(root / "scan" / "findings")
     port = free_port()
+    tmp_before = upload_folders()
     url = deploy(port=port, settings={"token": TOKEN, "allowed_roots": [str(root)], "max_upload_mb": 3},
                  detectors=SERVED)
-    yield {"url": url, "root": root, "blocky": blocky, "scan": scan, "port": port}
+    yield {"url": url, "root": root, "blocky": blocky, "scan": scan, "port": port, "tmp_before": tmp_before}
     serve.shutdown()
 
 
@@ -285,3 +293,23 @@ def test_evidence_on_request(served):
     thumbs = body["evidence"][0]["thumbnails"]
     assert thumbs and all(t["data_uri"].startswith("data:image/") for t in thumbs)
     assert all(f["suppressed"] is False and f["suppressed_by"] is None for f in body["findings"])
+
+
+def test_a_replica_that_stops_leaves_no_upload_folder_behind(served):
+    """Each ingress replica takes uploads through a folder of its own; when Serve stops the replica
+    (here a redeploy with another upload limit, which replaces it) the folder goes too."""
+    from rayqa.serve import deploy
+
+    settings = {"token": TOKEN, "allowed_roots": [str(served["root"])], "max_upload_mb": 3}
+    live = upload_folders() - served["tmp_before"]
+    assert live, "the running replica made no upload folder"
+    deploy(port=served["port"], settings={**settings, "max_upload_mb": 4}, detectors=SERVED)
+    try:
+        assert post_file(served["url"], served["blocky"], detectors="black_frames").status_code == 200
+        deadline = time.monotonic() + 60
+        while live & upload_folders() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not live & upload_folders(), "a stopped replica's upload folder was left behind"
+        assert upload_folders() - served["tmp_before"] - live, "the new replica has a folder of its own"
+    finally:
+        deploy(port=served["port"], settings=settings, detectors=SERVED)  # as the other tests expect
