@@ -632,7 +632,7 @@ def entry() -> None:
             stream.flush()
         except (OSError, ValueError):  # a closed pipe or stream: nothing more can reach it
             pass
-    os._exit(rc if isinstance(rc, int) else EXIT_INTERNAL)
+    os._exit(rc)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ the CLI and the tests alike.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,8 +28,8 @@ def fetched(detector: str, model=None) -> Iterator[tuple[Path, str, str]]:
     if model is None:
         model = ModelRegistry().resolve(detector)
     if isinstance(model, ResolvedModel):
-        with tempfile.TemporaryDirectory(prefix=f"rayqa-{detector}-v{model.version}-") as tmp:
-            yield model.download(tmp), model.name, model.version
+        with model.downloaded() as folder:
+            yield folder, model.name, model.version
         return
     folder = Path(os.fspath(model))
     yield folder, f"rayqa-{detector}", f"file:{folder.name}"

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -71,20 +72,28 @@ class ResolvedModel:
         on this machine, four actors a scan. Files over ``CARRY_MAX_BYTES`` in all stay behind."""
         if self.files is not None:
             return self
-        tmp = tempfile.mkdtemp(prefix=f"rayqa-{self.detector}-v{self.version}-")
-        try:
-            folder = self.download(tmp)
+        with self.downloaded() as folder:
             paths = sorted(p for p in folder.rglob("*") if p.is_file())
             if sum(p.stat().st_size for p in paths) > CARRY_MAX_BYTES:
                 return self
             return replace(self, files=tuple((p.relative_to(folder).as_posix(), p.read_bytes()) for p in paths))
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+
+    @contextmanager
+    def downloaded(self) -> Iterator[Path]:
+        """This version's files (:meth:`download`) in a temporary folder that is removed after the
+        block: every load of a version (the plan's check, each process's) needs its files once."""
+        with tempfile.TemporaryDirectory(prefix=self._temp_prefix, ignore_cleanup_errors=True) as tmp:
+            yield self.download(tmp)
+
+    @property
+    def _temp_prefix(self) -> str:
+        return f"rayqa-{self.detector}-v{self.version}-"
 
     def download(self, dst: str | os.PathLike | None = None) -> Path:
-        """This exact version's files in ``dst`` (default: a new temporary folder), on whichever node
-        calls it: written from the files it carries, else fetched from the tracking store."""
-        dst = Path(dst or tempfile.mkdtemp(prefix=f"rayqa-{self.detector}-v{self.version}-"))
+        """This exact version's files in ``dst`` (default: a new temporary folder, the caller's to
+        remove; :meth:`downloaded` removes its own), on whichever node calls it: written from the
+        files it carries, else fetched from the tracking store."""
+        dst = Path(dst or tempfile.mkdtemp(prefix=self._temp_prefix))
         if self.files is not None:
             for rel, data in self.files:
                 path = dst / rel
